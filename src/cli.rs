@@ -1,0 +1,328 @@
+//! Command-line definitions (clap derive). Every flag has an `IAMSTACK_*` environment twin.
+//!
+//! Values are `Option`s without clap defaults on purpose: `config.rs` resolves
+//! flag/env > `--env-file` > built-in default, and clap cannot tell "not given" from a default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iamstack",
+    version,
+    about = "A working OAuth2/OpenID Connect stack (Keycloak 26.2 on PostgreSQL 17.4) in one command",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// How to report progress: `auto` picks `human` on a terminal, `plain` otherwise (CI, pipes).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "IAMSTACK_OUTPUT",
+        default_value = "auto"
+    )]
+    pub output: OutputFlag,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFlag {
+    Auto,
+    /// Spinners and progress bars on stderr.
+    Human,
+    /// One line per step on stderr.
+    Plain,
+    /// Newline-delimited JSON events on stdout.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start Postgres and Keycloak, wait until ready, provision the realm, print the endpoints.
+    Up(UpArgs),
+    /// Remove the stack's containers (and its network if iamstack created it); keep data unless --volumes.
+    Down(DownArgs),
+    /// Show each service's container state, readiness, image and ports (exit 0 only when all are ready).
+    Status(StatusArgs),
+    /// Provision the realm files into a running Keycloak (any Keycloak: no Docker needed).
+    Apply(ApplyArgs),
+    /// Run the OAuth2/OIDC flows end to end against the provisioned realm.
+    Verify(VerifyArgs),
+    /// Print endpoints and credentials as environment variables.
+    Env(EnvArgs),
+}
+
+/// Which stack: shared by every command that talks to Docker.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// Name of the stack; namespaces containers, network and volume [default: iam].
+    #[arg(long, env = "IAMSTACK_PROJECT")]
+    pub project: Option<String>,
+
+    /// A `vars.env` file as in the reference: POSTGRES_PASSWORD, KEYCLOAK_PASSWORD (values are literal).
+    #[arg(long, env = "IAMSTACK_ENV_FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PullPolicy {
+    /// Pull only images that are not present locally.
+    Missing,
+    /// Always pull (refresh floating tags).
+    Always,
+    /// Never pull; fail if an image is missing.
+    Never,
+}
+
+/// Where and how the stack runs.
+#[derive(Debug, Clone, Args)]
+pub struct StackArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// Postgres image [default: postgres:17.4].
+    #[arg(long, env = "IAMSTACK_POSTGRES_IMAGE")]
+    pub postgres_image: Option<String>,
+
+    /// Keycloak image [default: keycloak/keycloak:26.2].
+    #[arg(long, env = "IAMSTACK_KEYCLOAK_IMAGE")]
+    pub keycloak_image: Option<String>,
+
+    /// When to pull images [default: missing].
+    #[arg(long, value_enum, env = "IAMSTACK_PULL")]
+    pub pull: Option<PullPolicy>,
+
+    /// Host address the ports are published on [default: 127.0.0.1]. Another address is refused
+    /// while the default passwords are in use.
+    #[arg(long, env = "IAMSTACK_BIND_ADDRESS")]
+    pub bind_address: Option<std::net::IpAddr>,
+
+    /// Host port for Postgres; 0 lets the engine choose [default: 5432].
+    #[arg(long, env = "IAMSTACK_POSTGRES_PORT")]
+    pub postgres_port: Option<u16>,
+
+    /// Host port for Keycloak's HTTP listener; 0 lets the engine choose [default: 8080].
+    #[arg(long, env = "IAMSTACK_KEYCLOAK_PORT")]
+    pub keycloak_port: Option<u16>,
+
+    /// Host port for Keycloak's management interface (health); 0 lets the engine choose [default: 9000].
+    #[arg(long, env = "IAMSTACK_MANAGEMENT_PORT")]
+    pub management_port: Option<u16>,
+
+    /// Bind-mount this host directory as Postgres's data (as in the reference) instead of a named volume.
+    #[arg(long, env = "IAMSTACK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Postgres database name [default: keycloak].
+    #[arg(long, env = "IAMSTACK_POSTGRES_DB")]
+    pub postgres_db: Option<String>,
+
+    /// Postgres user [default: keycloak].
+    #[arg(long, env = "IAMSTACK_POSTGRES_USER")]
+    pub postgres_user: Option<String>,
+
+    /// Postgres password, also Keycloak's KC_DB_PASSWORD [default: keycloak$123].
+    #[arg(long, env = "IAMSTACK_POSTGRES_PASSWORD", hide_env_values = true)]
+    pub postgres_password: Option<String>,
+
+    /// KC_HOSTNAME: the host Keycloak puts in its issuer and URLs [default: localhost].
+    #[arg(long, env = "IAMSTACK_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Readiness budget per service, e.g. `300s`, `5m` [default: 300s].
+    #[arg(long, env = "IAMSTACK_TIMEOUT", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Extra label KEY=VALUE on every object created (repeatable).
+    #[arg(long = "label", env = "IAMSTACK_LABELS", value_delimiter = ',', value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+}
+
+/// Keycloak's bootstrap admin, used to log in to the admin API.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Bootstrap admin user [default: admin].
+    #[arg(long, env = "IAMSTACK_ADMIN_USER")]
+    pub admin_user: Option<String>,
+
+    /// Bootstrap admin password (KC_BOOTSTRAP_ADMIN_PASSWORD) [default: kc_admin$123].
+    #[arg(long, env = "IAMSTACK_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+/// Which realm files to provision.
+#[derive(Debug, Clone, Args)]
+pub struct RealmArgs {
+    /// A realm file or a directory of them (repeatable); replaces the built-in realm/testing.yaml.
+    #[arg(long = "realm", env = "IAMSTACK_REALM", value_delimiter = ',')]
+    pub realm_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Show what would be created or changed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run `verify` before reporting success.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Print passwords and the client secret in the final block even when not on a terminal.
+    #[arg(long, env = "IAMSTACK_SHOW_SECRETS")]
+    pub show_secrets: bool,
+
+    /// Start the containers but do not provision any realm.
+    #[arg(long)]
+    pub no_provision: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// Also remove the named data volume (never a --data-dir host directory).
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+/// Where Keycloak is, for commands that can work on any Keycloak.
+#[derive(Debug, Clone, Args)]
+pub struct KeycloakTarget {
+    /// Base URL of Keycloak, e.g. http://localhost:8080 [default: the running stack's published port].
+    #[arg(long, env = "IAMSTACK_KEYCLOAK_URL")]
+    pub keycloak_url: Option<url::Url>,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Show what would be created or changed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Realm to check [default: the first realm in the realm files].
+    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
+    pub realm_name: Option<String>,
+
+    /// Client to check [default: the realm's first confidential client].
+    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
+    pub client: Option<String>,
+
+    /// User to check [default: the realm's first user with a password].
+    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvFormat {
+    /// `export KEY='value'` lines for `eval "$(iamstack env)"`.
+    Shell,
+    /// `KEY=value` lines for a .env file.
+    Dotenv,
+    /// One JSON object.
+    Json,
+    /// Append to $GITHUB_ENV and $GITHUB_OUTPUT, masking secrets with ::add-mask::.
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    #[arg(long, value_enum, default_value = "shell", env = "IAMSTACK_ENV_FORMAT")]
+    pub format: EnvFormat,
+}
+
+/// `300`, `300s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}`: expected e.g. 300s, 5m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("invalid duration `{s}`: units are ms, s, m, h")),
+    }
+}
+
+/// `KEY=VALUE` for `--label`.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("invalid label `{s}`: expected KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn labels_need_a_key() {
+        assert_eq!(parse_label("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_label("=x").is_err());
+        assert!(parse_label("novalue").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

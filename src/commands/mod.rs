@@ -1,0 +1,8 @@
+//! One module per subcommand: resolve configuration, call the library, report, pick the exit code.
+
+pub mod apply;
+pub mod down;
+pub mod env;
+pub mod status;
+pub mod up;
+pub mod verify;

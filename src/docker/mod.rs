@@ -1,0 +1,1 @@
+//! Thin client over the Docker Engine API (bollard): one method per engine operation.

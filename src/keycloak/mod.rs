@@ -1,0 +1,1 @@
+//! Keycloak admin REST client, realm file model, and reconcile (pure diff + apply).

@@ -1,0 +1,1 @@
+//! The stack: plan (pure), up, down, status.

@@ -1,0 +1,1 @@
+//! `verify`: the OAuth2/OIDC flows as checks.

@@ -1,0 +1,1 @@
+//! Readiness probes with a deadline, a poll interval, the last error kept, and crash detection.
