@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::cli::OutputFlag;
 
+mod human;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -75,15 +77,47 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// `up`'s final block: where everything is. Secrets are `null` unless shown (a terminal or
+    /// `--show-secrets`).
+    StackReady {
+        project: String,
+        keycloak_url: String,
+        admin_console_url: String,
+        health_url: String,
+        /// `postgresql://user@host:port/db` (no password).
+        postgres_url: String,
+        admin_user: String,
+        admin_password: Option<String>,
+        postgres_user: String,
+        postgres_password: Option<String>,
+        elapsed_ms: u64,
+    },
+    /// One line of `status`: a service's container, readiness, image and published ports.
+    Service {
+        service: String,
+        container: String,
+        /// `running`, `exited`, `created`, ... or `missing` / `foreign` (our name, not our label).
+        state: String,
+        ready: bool,
+        image: Option<String>,
+        /// `127.0.0.1:8080->8080/tcp`
+        ports: Vec<String>,
+        detail: Option<String>,
+    },
 }
 
 pub struct Reporter {
     mode: Mode,
+    /// Spinners and bars; `None` outside human mode or when stderr cannot show them.
+    human: Option<human::Human>,
 }
 
 impl Reporter {
     pub fn new(mode: Mode) -> Self {
-        Reporter { mode }
+        let human = (mode == Mode::Human)
+            .then(human::Human::new)
+            .filter(|h| !h.is_hidden());
+        Reporter { mode, human }
     }
 
     pub fn mode(&self) -> Mode {
@@ -91,17 +125,93 @@ impl Reporter {
     }
 
     pub fn emit(&self, event: Event) {
-        match self.mode {
-            Mode::Json => {
-                let line = serde_json::to_string(&event).expect("events serialize");
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
+        if self.mode == Mode::Json {
+            let line = serde_json::to_string(&event).expect("events serialize");
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            return;
+        }
+        // Results (the final block, status lines) go to stdout; progress to stderr.
+        if let Some(block) = stdout_block(&event) {
+            if let Some(h) = &self.human {
+                h.clear();
             }
-            Mode::Human | Mode::Plain => {
+            let _ = writeln!(std::io::stdout().lock(), "{block}");
+            return;
+        }
+        match &self.human {
+            Some(h) => h.render(&event),
+            None => {
                 if let Some(line) = plain_line(&event) {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
                 }
             }
         }
+    }
+
+    /// Stop spinners and bars (before the error is printed, or at exit).
+    pub fn finish(&self) {
+        if let Some(h) = &self.human {
+            h.clear();
+        }
+    }
+}
+
+/// The stdout rendering of result events (human and plain modes), `None` for progress events.
+pub fn stdout_block(event: &Event) -> Option<String> {
+    match event {
+        Event::StackReady {
+            project,
+            keycloak_url,
+            admin_console_url,
+            health_url,
+            postgres_url,
+            admin_user,
+            admin_password,
+            postgres_user,
+            postgres_password,
+            elapsed_ms,
+        } => {
+            let hidden = "(hidden: pass --show-secrets)";
+            let admin_password = admin_password.as_deref().unwrap_or(hidden);
+            let postgres_password = postgres_password.as_deref().unwrap_or(hidden);
+            Some(format!(
+                "\nStack `{project}` is ready ({}).\n  \
+                 Keycloak        {keycloak_url}\n  \
+                 Admin console   {admin_console_url}\n  \
+                 Admin user      {admin_user}\n  \
+                 Admin password  {admin_password}\n  \
+                 Health          {health_url}\n  \
+                 Postgres        {postgres_url}\n  \
+                 Postgres user   {postgres_user}\n  \
+                 Postgres pass   {postgres_password}",
+                fmt_ms(*elapsed_ms)
+            ))
+        }
+        Event::Service {
+            service,
+            container,
+            state,
+            ready,
+            image,
+            ports,
+            detail,
+        } => {
+            let readiness = if *ready { "ready" } else { "not ready" };
+            let ports = if ports.is_empty() {
+                "-".to_string()
+            } else {
+                ports.join(", ")
+            };
+            let mut line = format!(
+                "{service:<9} {container:<24} {state:<9} {readiness:<9} {:<28} {ports}",
+                image.as_deref().unwrap_or("-")
+            );
+            if let Some(d) = detail {
+                line.push_str(&format!("\n          {d}"));
+            }
+            Some(line)
+        }
+        _ => None,
     }
 }
 
@@ -143,6 +253,7 @@ pub fn plain_line(event: &Event) -> Option<String> {
             format!("{mark} {name} ({}){tail}", fmt_ms(*elapsed_ms))
         }
         Event::Warning { message } => format!("warning: {message}"),
+        Event::StackReady { .. } | Event::Service { .. } => return None,
     })
 }
 
@@ -164,6 +275,50 @@ mod tests {
         assert_eq!(resolve_mode(OutputFlag::Auto, true, true), Mode::Plain);
         assert_eq!(resolve_mode(OutputFlag::Auto, false, false), Mode::Plain);
         assert_eq!(resolve_mode(OutputFlag::Json, true, false), Mode::Json);
+    }
+
+    #[test]
+    fn the_final_block_hides_secrets_unless_given() {
+        let ready = |pw: Option<&str>| Event::StackReady {
+            project: "iam".into(),
+            keycloak_url: "http://localhost:8080".into(),
+            admin_console_url: "http://localhost:8080/admin/".into(),
+            health_url: "http://127.0.0.1:9000/health/ready".into(),
+            postgres_url: "postgresql://keycloak@127.0.0.1:5432/keycloak".into(),
+            admin_user: "admin".into(),
+            admin_password: pw.map(str::to_string),
+            postgres_user: "keycloak".into(),
+            postgres_password: pw.map(str::to_string),
+            elapsed_ms: 1200,
+        };
+        let hidden = stdout_block(&ready(None)).unwrap();
+        assert!(hidden.contains("http://localhost:8080/admin/"), "{hidden}");
+        assert!(hidden.contains("--show-secrets"), "{hidden}");
+        assert!(!hidden.contains("kc_admin"), "{hidden}");
+        let shown = stdout_block(&ready(Some("kc_admin$123"))).unwrap();
+        assert!(shown.contains("kc_admin$123"), "{shown}");
+        let v = serde_json::to_value(ready(None)).unwrap();
+        assert_eq!(v["event"], "stack_ready");
+        assert!(v["admin_password"].is_null());
+        assert_eq!(plain_line(&ready(None)), None);
+    }
+
+    #[test]
+    fn status_lines_show_state_readiness_image_ports() {
+        let e = Event::Service {
+            service: "keycloak".into(),
+            container: "iam-keycloak".into(),
+            state: "running".into(),
+            ready: false,
+            image: Some("keycloak/keycloak:26.2".into()),
+            ports: vec!["127.0.0.1:8080->8080/tcp".into()],
+            detail: Some("health: 503".into()),
+        };
+        let line = stdout_block(&e).unwrap();
+        for part in ["keycloak", "iam-keycloak", "running", "not ready", "keycloak/keycloak:26.2", "127.0.0.1:8080->8080/tcp", "health: 503"] {
+            assert!(line.contains(part), "{part} missing in {line}");
+        }
+        assert_eq!(serde_json::to_value(&e).unwrap()["event"], "service");
     }
 
     #[test]
