@@ -120,7 +120,7 @@ fn a_public_bind_address_with_default_passwords_exits_7() {
 fn invalid_configuration_exits_7_before_touching_the_engine() {
     let cases: &[(&[&str], &str)] = &[
         (&["up", "--project", "Bad Name"], "invalid project name"),
-        (&["down", "--project", "-x"], "invalid project name"),
+        (&["down", "--project=-x"], "invalid project name"),
         (&["up", "--env-file", "/nonexistent/vars.env"], "/nonexistent/vars.env"),
         (&["up", "--keycloak-port", "9000"], "--management-port"),
         (&["up", "--label", "dev.iamstack.stack=other"], "reserved"),
