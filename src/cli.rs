@@ -141,6 +141,11 @@ pub struct StackArgs {
     /// Extra label KEY=VALUE on every object created (repeatable).
     #[arg(long = "label", env = "IAMSTACK_LABELS", value_delimiter = ',', value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
+
+    /// Extra environment KEY=VALUE for Keycloak, e.g. KC_LOG_LEVEL=debug (repeatable; replaces a
+    /// variable iamstack sets; the env twin takes one pair).
+    #[arg(long = "keycloak-env", env = "IAMSTACK_KEYCLOAK_ENV", value_parser = parse_label)]
+    pub keycloak_env: Vec<(String, String)>,
 }
 
 /// Keycloak's bootstrap admin, used to log in to the admin API.

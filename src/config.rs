@@ -167,6 +167,8 @@ pub struct StackConfig {
     pub timeout: std::time::Duration,
     /// Extra labels from `--label`, put on every object created.
     pub labels: BTreeMap<String, String>,
+    /// Extra Keycloak environment from `--keycloak-env`, in order; replaces planned values.
+    pub keycloak_env: Vec<(String, String)>,
     pub admin: AdminCredentials,
 }
 
@@ -235,6 +237,7 @@ impl StackConfig {
                 .unwrap_or_else(|| DEFAULT_HOSTNAME.to_string()),
             timeout: args.timeout.unwrap_or(DEFAULT_TIMEOUT),
             labels: args.labels.iter().cloned().collect(),
+            keycloak_env: args.keycloak_env.clone(),
             admin: AdminCredentials::resolve(admin, &env_file),
         };
         config.validate()?;
@@ -274,6 +277,18 @@ impl StackConfig {
                          (0 lets the engine choose)"
                     ));
                 }
+            }
+        }
+        for (key, _) in &self.keycloak_env {
+            let mut chars = key.chars();
+            let ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return invalid(format!(
+                    "--keycloak-env `{key}` is not a valid variable name (letters, digits, `_`)"
+                ));
             }
         }
         for key in self.labels.keys() {
@@ -408,6 +423,14 @@ mod stack_config_tests {
         let c = resolve(&["--label", "dev.iamstack.test-run=abc", "--label", "team=a"]).unwrap();
         assert_eq!(c.labels.get("dev.iamstack.test-run").map(String::as_str), Some("abc"));
         assert_eq!(c.labels.len(), 2);
+    }
+
+    #[test]
+    fn keycloak_env_needs_valid_names() {
+        let c = resolve(&["--keycloak-env", "KC_LOG_LEVEL=debug"]).unwrap();
+        assert_eq!(c.keycloak_env, vec![("KC_LOG_LEVEL".into(), "debug".into())]);
+        let err = resolve(&["--keycloak-env", "KC-BAD=1"]).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 7);
     }
 
     #[test]

@@ -257,7 +257,16 @@ pub fn plan(config: &StackConfig) -> StackPlan {
             kv("KC_HTTP_ENABLED", "true"),
             kv("KC_HOSTNAME", &config.hostname),
             kv("KC_HEALTH_ENABLED", "true"),
-        ],
+        ]
+        .into_iter()
+        .chain(config.keycloak_env.iter().cloned())
+        .fold(Vec::new(), |mut env: Vec<(String, String)>, (k, v)| {
+            match env.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => env.push((k, v)),
+            }
+            env
+        }),
         ports: vec![
             PortPlan {
                 container_port: KEYCLOAK_HTTP_PORT,
@@ -342,6 +351,7 @@ mod tests {
             hostname: "localhost".into(),
             timeout: std::time::Duration::from_secs(300),
             labels: BTreeMap::new(),
+            keycloak_env: Vec::new(),
             admin: AdminCredentials {
                 username: "admin".into(),
                 password: "kc_admin$123".into(),
@@ -463,6 +473,24 @@ mod tests {
 
         // Same input, same hash: `up` twice is a no-op.
         assert_eq!(plan(&config()), base);
+    }
+
+    #[test]
+    fn extra_keycloak_env_is_added_or_replaces() {
+        let mut c = config();
+        c.keycloak_env = vec![
+            ("KC_LOG_LEVEL".into(), "debug".into()),
+            ("KC_HOSTNAME".into(), "kc.test".into()),
+        ];
+        let p = plan(&c);
+        assert_eq!(p.keycloak.env_value("KC_LOG_LEVEL"), Some("debug"));
+        assert_eq!(p.keycloak.env_value("KC_HOSTNAME"), Some("kc.test"));
+        assert_eq!(
+            p.keycloak.env.iter().filter(|(k, _)| k == "KC_HOSTNAME").count(),
+            1
+        );
+        assert_ne!(p.keycloak.config_hash(), plan(&config()).keycloak.config_hash());
+        assert_eq!(p.postgres, plan(&config()).postgres);
     }
 
     #[test]

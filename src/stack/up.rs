@@ -802,6 +802,7 @@ mod tests {
             hostname: "localhost".into(),
             timeout: Duration::from_secs(300),
             labels: BTreeMap::new(),
+            keycloak_env: Vec::new(),
             admin: crate::config::AdminCredentials {
                 username: "admin".into(),
                 password: "y".into(),
