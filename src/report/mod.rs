@@ -38,6 +38,8 @@ pub enum Action {
     Created,
     Updated,
     Unchanged,
+    /// `down` removed it.
+    Removed,
 }
 
 /// Everything the stack, the provisioner and the verifier report. The JSON shape
@@ -237,7 +239,9 @@ pub fn plain_line(event: &Event) -> Option<String> {
         } => match action {
             Action::Updated => format!("  {kind} `{name}`: updated ({})", changes.join(", ")),
             Action::Created => format!("  {kind} `{name}`: created"),
-            Action::Unchanged => format!("  {kind} `{name}`: unchanged"),
+            Action::Unchanged if changes.is_empty() => format!("  {kind} `{name}`: unchanged"),
+            Action::Unchanged => format!("  {kind} `{name}`: unchanged ({})", changes.join(", ")),
+            Action::Removed => format!("  {kind} `{name}`: removed"),
         },
         Event::Check {
             name,

@@ -34,8 +34,8 @@ fn removed(reporter: &Reporter, kind: &str, name: &str) {
     reporter.emit(Event::Object {
         kind: kind.into(),
         name: name.into(),
-        action: Action::Updated,
-        changes: vec!["removed".into()],
+        action: Action::Removed,
+        changes: vec![],
     });
 }
 

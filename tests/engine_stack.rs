@@ -1,0 +1,545 @@
+//! Real-engine tests of `iamstack up / down / status`: the built binary against this machine's
+//! Docker engine, on the official images when present, else the offline stand-ins (the test
+//! support builds them). Each test has its own project and test-run label, publishes on
+//! engine-chosen ports, and sweeps by its label before and after (also on panic).
+
+use std::time::Duration;
+
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, StopContainerOptionsBuilder};
+use bollard::Docker;
+use iamstack_test_support::{images_with, TestImages, TestRun};
+use serde_json::Value;
+
+/// The double's boot delay for tests that do not test the wait itself (ignored by the official
+/// image, which takes as long as it takes).
+const QUICK_BOOT: &str = "KC_DOUBLE_BOOT_SECONDS=0.5";
+
+struct Ctx {
+    docker: Docker,
+    run: TestRun,
+    images: TestImages,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    /// The NDJSON events (`--output json`).
+    fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    fn objects(&self, kind: &str) -> Vec<(String, String)> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "object" && e["kind"] == kind)
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap_or_default().to_string(),
+                    e["action"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn action(&self, kind: &str, name: &str) -> Option<String> {
+        self.objects(kind)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+async fn setup() -> Option<Ctx> {
+    let docker = iamstack_test_support::engine().await?;
+    let images = images_with(&docker).await.expect("test images");
+    let run = TestRun::with_engine(&docker).await;
+    Some(Ctx {
+        docker,
+        run,
+        images,
+    })
+}
+
+impl Ctx {
+    fn project(&self) -> &str {
+        self.run.project()
+    }
+
+    fn name(&self, role: &str) -> String {
+        format!("{}-{role}", self.project())
+    }
+
+    async fn iamstack(&self, args: &[String]) -> Out {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"));
+        cmd.args(args).env("NO_COLOR", "1").kill_on_drop(true);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("IAMSTACK_") {
+                cmd.env_remove(key);
+            }
+        }
+        let out = cmd.output().await.expect("run iamstack");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `up` with the test defaults; a flag given in `extra` replaces its default.
+    fn up_args(&self, extra: &[&str]) -> Vec<String> {
+        let label = self.run.label_arg();
+        let defaults: [(&str, &str); 11] = [
+            ("--output", "json"),
+            ("--project", self.project()),
+            ("--label", &label),
+            ("--postgres-port", "0"),
+            ("--keycloak-port", "0"),
+            ("--management-port", "0"),
+            ("--postgres-image", &self.images.postgres),
+            ("--keycloak-image", &self.images.keycloak),
+            ("--pull", "never"),
+            ("--timeout", "240s"),
+            ("--keycloak-env", QUICK_BOOT),
+        ];
+        let mut args = vec!["up".to_string(), "--no-provision".to_string()];
+        for (flag, value) in defaults {
+            let replaced = match flag {
+                // Repeatable: the test's label always stays; the boot delay can be replaced.
+                "--label" => false,
+                "--keycloak-env" => extra.iter().any(|a| a.starts_with("KC_DOUBLE_BOOT_SECONDS")),
+                _ => extra.contains(&flag),
+            };
+            if !replaced {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    async fn up(&self, extra: &[&str]) -> Out {
+        self.iamstack(&self.up_args(extra)).await
+    }
+
+    async fn up_ok(&self, extra: &[&str]) -> Out {
+        let out = self.up(extra).await;
+        assert_eq!(out.code, 0, "up failed: {}", out.describe());
+        out
+    }
+
+    async fn down(&self, extra: &[&str]) -> Out {
+        let mut args: Vec<String> = ["down", "--output", "json", "--project", self.project()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.iamstack(&args).await
+    }
+
+    async fn status(&self) -> Out {
+        let args: Vec<String> = ["status", "--output", "json", "--project", self.project()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        self.iamstack(&args).await
+    }
+
+    async fn inspect(&self, role: &str) -> Option<ContainerInspectResponse> {
+        self.docker.inspect_container(&self.name(role), None).await.ok()
+    }
+
+    async fn container_id(&self, role: &str) -> Option<String> {
+        self.inspect(role).await.and_then(|c| c.id)
+    }
+
+    async fn network_exists(&self, name: &str) -> bool {
+        self.docker.inspect_network(name, None).await.is_ok()
+    }
+
+    async fn volume_exists(&self) -> bool {
+        self.docker
+            .inspect_volume(&format!("{}-pgdata", self.project()))
+            .await
+            .is_ok()
+    }
+
+    /// The host port published for a container port, from the engine.
+    async fn host_port(&self, role: &str, container_port: u16) -> u16 {
+        let c = self.inspect(role).await.expect("container exists");
+        let ports = c.network_settings.and_then(|n| n.ports).unwrap_or_default();
+        let binding = ports
+            .get(&format!("{container_port}/tcp"))
+            .cloned()
+            .flatten()
+            .and_then(|b| b.into_iter().next())
+            .expect("port published");
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"), "published on loopback only");
+        binding.host_port.and_then(|p| p.parse().ok()).expect("host port")
+    }
+
+    async fn postgres(&self) -> tokio_postgres::Client {
+        let port = self.host_port("postgres", 5432).await;
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(port)
+            .user("keycloak")
+            .password("keycloak$123")
+            .dbname("keycloak")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("a ready Postgres accepts the login");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+fn step_ms(out: &Out, step: &str) -> Option<u64> {
+    out.events()
+        .into_iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == step)
+        .and_then(|e| e["elapsed_ms"].as_u64())
+}
+
+#[tokio::test]
+async fn up_from_nothing_is_ready_then_up_again_changes_nothing() {
+    let Some(ctx) = setup().await else { return };
+    let up = ctx.up_ok(&[]).await;
+
+    // Everything was created, labelled, and published on loopback.
+    assert_eq!(up.action("container", &ctx.name("postgres")).as_deref(), Some("created"));
+    assert_eq!(up.action("container", &ctx.name("keycloak")).as_deref(), Some("created"));
+    assert_eq!(up.action("network", &format!("{}-net", ctx.project())).as_deref(), Some("created"));
+    assert_eq!(up.action("volume", &format!("{}-pgdata", ctx.project())).as_deref(), Some("created"));
+    for role in ["postgres", "keycloak"] {
+        let labels = ctx.inspect(role).await.unwrap().config.unwrap().labels.unwrap();
+        assert_eq!(labels["dev.iamstack.stack"], ctx.project());
+        assert_eq!(labels["dev.iamstack.role"], role);
+        assert!(labels.contains_key("dev.iamstack.config-hash"));
+        assert_eq!(labels["dev.iamstack.test-run"], ctx.run.id());
+    }
+    let ready = up
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "stack_ready")
+        .unwrap_or_else(|| panic!("no stack_ready event: {}", up.describe()));
+    // Not a terminal and no --show-secrets: no secrets in the output.
+    assert!(ready["admin_password"].is_null());
+    assert!(!up.stdout.contains("kc_admin$123") && !up.stderr.contains("kc_admin$123"));
+
+    // Ready means ready: a login works, and health answers UP, on the ports read back.
+    let pg = ctx.postgres().await;
+    let one: i32 = pg.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    let mgmt = ctx.host_port("keycloak", 9000).await;
+    assert_eq!(ready["health_url"], format!("http://127.0.0.1:{mgmt}/health/ready"));
+    let health: Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{mgmt}/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "UP");
+
+    let status = ctx.status().await;
+    assert_eq!(status.code, 0, "{}", status.describe());
+    let services: Vec<Value> = status.events();
+    assert_eq!(services.len(), 2);
+    for s in &services {
+        assert_eq!(s["state"], "running", "{s}");
+        assert_eq!(s["ready"], true, "{s}");
+        assert!(s["ports"][0].as_str().unwrap().starts_with("127.0.0.1:"), "{s}");
+    }
+
+    // Again: nothing is created, recreated or started.
+    let ids = (ctx.container_id("postgres").await, ctx.container_id("keycloak").await);
+    let again = ctx.up_ok(&[]).await;
+    for (kind, name, action) in again
+        .objects("container")
+        .into_iter()
+        .map(|(n, a)| ("container", n, a))
+        .chain(again.objects("network").into_iter().map(|(n, a)| ("network", n, a)))
+        .chain(again.objects("volume").into_iter().map(|(n, a)| ("volume", n, a)))
+    {
+        assert_eq!(action, "unchanged", "{kind} {name} changed on a ready stack");
+    }
+    assert_eq!(again.objects("container").len(), 2);
+    assert_eq!(
+        (ctx.container_id("postgres").await, ctx.container_id("keycloak").await),
+        ids,
+        "containers were replaced"
+    );
+    eprintln!(
+        "timings: first up wait postgres {:?} ms, wait keycloak {:?} ms; second up wait keycloak {:?} ms",
+        step_ms(&up, "wait postgres"),
+        step_ms(&up, "wait keycloak"),
+        step_ms(&again, "wait keycloak")
+    );
+}
+
+#[tokio::test]
+async fn down_keeps_data_unless_asked_is_idempotent_and_data_survives() {
+    let Some(ctx) = setup().await else { return };
+    ctx.up_ok(&[]).await;
+    let pg = ctx.postgres().await;
+    pg.batch_execute("CREATE TABLE marker (v text); INSERT INTO marker VALUES ('kept');")
+        .await
+        .unwrap();
+    drop(pg);
+
+    let down = ctx.down(&[]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert!(ctx.inspect("postgres").await.is_none() && ctx.inspect("keycloak").await.is_none());
+    assert!(!ctx.network_exists(&format!("{}-net", ctx.project())).await, "our network is removed");
+    assert!(ctx.volume_exists().await, "data is kept without --volumes");
+    let status = ctx.status().await;
+    assert_eq!(status.code, 5, "status of a stopped stack: {}", status.describe());
+    assert!(status.events().iter().all(|s| s["state"] == "missing"));
+
+    let again = ctx.down(&[]).await;
+    assert_eq!(again.code, 0, "second down: {}", again.describe());
+    assert!(ctx.volume_exists().await);
+
+    // Data survives down/up.
+    ctx.up_ok(&[]).await;
+    let pg = ctx.postgres().await;
+    let v: String = pg.query_one("SELECT v FROM marker", &[]).await.unwrap().get(0);
+    assert_eq!(v, "kept");
+    drop(pg);
+
+    let gone = ctx.down(&["--volumes"]).await;
+    assert_eq!(gone.code, 0, "{}", gone.describe());
+    assert_eq!(
+        gone.action("volume", &format!("{}-pgdata", ctx.project())).as_deref(),
+        Some("removed")
+    );
+    assert_eq!(ctx.run.leftovers(&ctx.docker).await.unwrap(), Vec::<String>::new());
+    let twice = ctx.down(&["--volumes"]).await;
+    assert_eq!(twice.code, 0, "{}", twice.describe());
+}
+
+#[tokio::test]
+async fn up_completes_a_partial_stack_and_reuses_a_foreign_network() {
+    let Some(ctx) = setup().await else { return };
+    // A network of our name that iamstack did not create (as after following the reference by
+    // hand): reused, never removed.
+    let net = format!("{}-net", ctx.project());
+    ctx.docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: net.clone(),
+            labels: Some(ctx.run.labels()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let up = ctx.up_ok(&[]).await;
+    assert_eq!(up.action("network", &net).as_deref(), Some("unchanged"));
+
+    // Partial: Keycloak gone, Postgres stopped.
+    let pg_id = ctx.container_id("postgres").await;
+    ctx.docker
+        .remove_container(
+            &ctx.name("keycloak"),
+            Some(bollard::query_parameters::RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await
+        .unwrap();
+    ctx.docker
+        .stop_container(&ctx.name("postgres"), Some(StopContainerOptionsBuilder::new().t(10).build()))
+        .await
+        .unwrap();
+    let status = ctx.status().await;
+    assert_eq!(status.code, 5, "{}", status.describe());
+
+    let completed = ctx.up_ok(&[]).await;
+    assert_eq!(completed.action("container", &ctx.name("postgres")).as_deref(), Some("updated"));
+    assert_eq!(completed.action("container", &ctx.name("keycloak")).as_deref(), Some("created"));
+    assert_eq!(ctx.container_id("postgres").await, pg_id, "the stopped Postgres is started, not replaced");
+    assert_eq!(ctx.status().await.code, 0);
+
+    let down = ctx.down(&["--volumes"]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert!(ctx.network_exists(&net).await, "a network iamstack did not create survives down");
+}
+
+#[tokio::test]
+async fn a_changed_setting_recreates_only_that_container_and_keeps_data() {
+    let Some(ctx) = setup().await else { return };
+    ctx.up_ok(&[]).await;
+    let pg = ctx.postgres().await;
+    pg.batch_execute("CREATE TABLE marker (v text); INSERT INTO marker VALUES ('kept');")
+        .await
+        .unwrap();
+    drop(pg);
+    let pg_id = ctx.container_id("postgres").await;
+    let kc_id = ctx.container_id("keycloak").await;
+
+    let changed = ctx.up_ok(&["--hostname", "kc.example.test"]).await;
+    assert_eq!(changed.action("container", &ctx.name("postgres")).as_deref(), Some("unchanged"));
+    assert_eq!(changed.action("container", &ctx.name("keycloak")).as_deref(), Some("updated"));
+    assert_eq!(ctx.container_id("postgres").await, pg_id);
+    assert_ne!(ctx.container_id("keycloak").await, kc_id);
+    let env = ctx.inspect("keycloak").await.unwrap().config.unwrap().env.unwrap();
+    assert!(env.contains(&"KC_HOSTNAME=kc.example.test".to_string()), "{env:?}");
+
+    // A Postgres setting: Postgres is recreated on the same volume, the data is still there.
+    let kc_id = ctx.container_id("keycloak").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let changed = ctx
+        .up_ok(&["--hostname", "kc.example.test", "--postgres-port", &port.to_string()])
+        .await;
+    assert_eq!(changed.action("container", &ctx.name("postgres")).as_deref(), Some("updated"));
+    assert_eq!(changed.action("container", &ctx.name("keycloak")).as_deref(), Some("unchanged"));
+    assert_ne!(ctx.container_id("postgres").await, pg_id);
+    assert_eq!(ctx.container_id("keycloak").await, kc_id);
+    assert_eq!(ctx.host_port("postgres", 5432).await, port);
+    let pg = ctx.postgres().await;
+    let v: String = pg.query_one("SELECT v FROM marker", &[]).await.unwrap().get(0);
+    assert_eq!(v, "kept");
+}
+
+#[tokio::test]
+async fn a_container_with_our_name_that_is_not_ours_is_refused_and_left_alone() {
+    let Some(ctx) = setup().await else { return };
+    let name = ctx.name("postgres");
+    let mut labels = ctx.run.labels();
+    labels.insert("owner".into(), "someone-else".into());
+    ctx.docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            bollard::models::ContainerCreateBody {
+                image: Some(ctx.images.postgres.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let up = ctx.up(&[]).await;
+    assert_eq!(up.code, 4, "{}", up.describe());
+    assert!(up.stderr.contains(&format!("container `{name}`")), "{}", up.stderr);
+    assert!(up.stderr.contains("did not create"), "{}", up.stderr);
+    // Nothing was created.
+    assert!(!ctx.network_exists(&format!("{}-net", ctx.project())).await);
+    assert!(!ctx.volume_exists().await);
+    assert!(ctx.inspect("keycloak").await.is_none());
+
+    let down = ctx.down(&["--volumes"]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    let still = ctx.inspect("postgres").await.expect("down never touches a foreign container");
+    assert_eq!(still.config.unwrap().labels.unwrap()["owner"], "someone-else");
+}
+
+#[tokio::test]
+async fn a_taken_port_is_refused_before_anything_is_created() {
+    let Some(ctx) = setup().await else { return };
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let up = ctx.up(&["--keycloak-port", &port]).await;
+    assert_eq!(up.code, 4, "{}", up.describe());
+    assert!(up.stderr.contains(&format!("port {port}")), "{}", up.stderr);
+    assert!(up.stderr.contains("--keycloak-port"), "{}", up.stderr);
+    assert!(
+        up.stderr.contains(&format!("pid {}", std::process::id())),
+        "names the process holding it: {}",
+        up.stderr
+    );
+    assert_eq!(ctx.run.leftovers(&ctx.docker).await.unwrap(), Vec::<String>::new());
+    drop(holder);
+}
+
+#[tokio::test]
+async fn keycloak_exiting_during_the_wait_fails_at_once_with_its_logs() {
+    let Some(ctx) = setup().await else { return };
+    // A wrong database password: Keycloak (and the double) exit at startup.
+    let up = ctx.up(&["--keycloak-env", "KC_DB_PASSWORD=wrong", "--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=1"]).await;
+    assert_eq!(up.code, 5, "{}", up.describe());
+    let name = ctx.name("keycloak");
+    assert!(up.stderr.contains(&format!("container `{name}` exited with code")), "{}", up.stderr);
+    assert!(!up.stderr.contains("was not ready after"), "failed at once, not by timeout: {}", up.stderr);
+    let log_lines = up.stderr.lines().filter(|l| l.starts_with("  | ")).count();
+    assert!((1..=30).contains(&log_lines), "the log tail is shown: {}", up.stderr);
+    // Postgres was ready and stays; the next `up` with the right settings converges.
+    ctx.up_ok(&[]).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_against_an_initialised_volume_fails_at_once() {
+    let Some(ctx) = setup().await else { return };
+    ctx.up_ok(&[]).await;
+    let down = ctx.down(&[]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    let up = ctx.up(&["--postgres-password", "another-password"]).await;
+    assert_eq!(up.code, 5, "{}", up.describe());
+    let volume = format!("{}-pgdata", ctx.project());
+    assert!(up.stderr.contains(&format!("volume `{volume}`")), "{}", up.stderr);
+    assert!(up.stderr.contains("--postgres-password"), "{}", up.stderr);
+    assert!(up.stderr.contains("down --volumes"), "{}", up.stderr);
+    assert!(!up.stderr.contains("was not ready after"), "failed at once: {}", up.stderr);
+    assert!(ctx.inspect("keycloak").await.is_none(), "Keycloak is not started on a failed Postgres");
+}
+
+#[tokio::test]
+async fn ctrl_c_removes_what_this_run_created_and_keeps_network_and_data() {
+    let Some(ctx) = setup().await else { return };
+    let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=60"]);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until Keycloak's wait has begun (both containers exist), then interrupt.
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push(line.clone());
+        let e: Value = serde_json::from_str(&line).unwrap();
+        if e["event"] == "step_started" && e["step"] == "wait keycloak" {
+            break;
+        }
+    }
+    assert!(ctx.inspect("keycloak").await.is_some(), "events so far: {seen:?}");
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("iamstack stops after Ctrl-C")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(ctx.inspect("postgres").await.is_none(), "created by this run: removed");
+    assert!(ctx.inspect("keycloak").await.is_none(), "created by this run: removed");
+    assert!(ctx.network_exists(&format!("{}-net", ctx.project())).await, "network kept");
+    assert!(ctx.volume_exists().await, "volume kept");
+    // A later `up` converges.
+    ctx.up_ok(&[]).await;
+}
