@@ -62,7 +62,24 @@ pub enum ContainerAction {
     Recreate(String),
     Start,
     Unpause,
+    /// Stop and start the same container; the reason is shown.
+    Restart(String),
     Keep,
+}
+
+/// Pure: Keycloak does not reliably reconnect when its database goes away under it, so a
+/// running Keycloak kept as it is gets restarted (same container) when Postgres was created,
+/// recreated or started by this run.
+pub fn follow_database(keycloak: ContainerAction, postgres: &ContainerAction) -> ContainerAction {
+    match (keycloak, postgres) {
+        (ContainerAction::Keep, ContainerAction::Keep | ContainerAction::Unpause) => {
+            ContainerAction::Keep
+        }
+        (ContainerAction::Keep, _) => {
+            ContainerAction::Restart("its database container was replaced or restarted".into())
+        }
+        (other, _) => other,
+    }
 }
 
 /// Pure: compare what exists with the plan. `image_id` is the local image's current ID (if
@@ -304,6 +321,13 @@ async fn apply_container(
         ContainerAction::Unpause => {
             engine.unpause_container(&plan.name).await?;
             (Action::Updated, vec!["unpaused".to_string()])
+        }
+        ContainerAction::Restart(reason) => {
+            engine
+                .stop_container(&plan.name, crate::stack::down::STOP_TIMEOUT)
+                .await?;
+            engine.start_container(&plan.name).await?;
+            (Action::Updated, vec![format!("restarted: {reason}")])
         }
         ContainerAction::Create | ContainerAction::Recreate(_) => {
             if matches!(action, ContainerAction::Recreate(_)) {
@@ -570,7 +594,10 @@ pub async fn up(
     .await?;
 
     // 6. Keycloak, only now, then wait for /health/ready on the management port.
-    let kc_action = decide(observed.keycloak.as_ref(), &plan.keycloak, Some(&kc_image));
+    let kc_action = follow_database(
+        decide(observed.keycloak.as_ref(), &plan.keycloak, Some(&kc_image)),
+        &pg_action,
+    );
     changed |= apply_container(engine, &plan.keycloak, &kc_action, created, reporter).await?;
     let kc = current(engine, &plan.keycloak.name).await?;
     let endpoints = Endpoints {
@@ -652,19 +679,19 @@ async fn dry_run(
             would("volume", name, Action::Created, vec!["would create".into()]);
         }
     }
-    for ((c, existing), id) in plan
-        .containers()
-        .into_iter()
-        .zip([&observed.postgres, &observed.keycloak])
-        .zip(&image_ids)
-    {
-        let action = decide(existing.as_ref(), c, id.as_deref());
+    let pg_action = decide(observed.postgres.as_ref(), &plan.postgres, image_ids[0].as_deref());
+    let kc_action = follow_database(
+        decide(observed.keycloak.as_ref(), &plan.keycloak, image_ids[1].as_deref()),
+        &pg_action,
+    );
+    for (c, action) in plan.containers().into_iter().zip([pg_action, kc_action]) {
         let (a, changes) = match action {
             ContainerAction::Keep => (Action::Unchanged, vec![]),
             ContainerAction::Create => (Action::Created, vec!["would create".into()]),
             ContainerAction::Recreate(r) => (Action::Updated, vec![format!("would recreate: {r}")]),
             ContainerAction::Start => (Action::Updated, vec!["would start".into()]),
             ContainerAction::Unpause => (Action::Updated, vec!["would unpause".into()]),
+            ContainerAction::Restart(r) => (Action::Updated, vec![format!("would restart: {r}")]),
         };
         changed |= a != Action::Unchanged;
         would("container", &c.name, a, changes);
@@ -769,6 +796,24 @@ mod tests {
             decide(Some(&existing("abc", "running", "sha256:1")), &p, Some("sha256:2")),
             ContainerAction::Recreate(r) if r.contains("image")
         ));
+    }
+
+    #[test]
+    fn a_running_keycloak_is_restarted_when_its_database_changed() {
+        let recreate = ContainerAction::Recreate("x".into());
+        assert_eq!(follow_database(ContainerAction::Keep, &ContainerAction::Keep), ContainerAction::Keep);
+        for pg in [ContainerAction::Create, ContainerAction::Start, recreate.clone()] {
+            assert!(matches!(
+                follow_database(ContainerAction::Keep, &pg),
+                ContainerAction::Restart(_)
+            ));
+        }
+        // A Keycloak that is being created or recreated anyway is left to that.
+        assert_eq!(follow_database(ContainerAction::Create, &recreate), ContainerAction::Create);
+        assert_eq!(
+            follow_database(ContainerAction::Start, &ContainerAction::Start),
+            ContainerAction::Start
+        );
     }
 
     #[test]
