@@ -126,9 +126,14 @@ impl EngineConfig {
     pub fn is_local(&self) -> bool {
         self.host.starts_with("unix://")
             || self.host.starts_with("npipe://")
-            || ["tcp://127.", "tcp://localhost", "http://127.", "http://localhost"]
-                .iter()
-                .any(|p| self.host.starts_with(p))
+            || [
+                "tcp://127.",
+                "tcp://localhost",
+                "http://127.",
+                "http://localhost",
+            ]
+            .iter()
+            .any(|p| self.host.starts_with(p))
     }
 }
 
@@ -252,7 +257,11 @@ impl StackConfig {
             ("Keycloak image", "--keycloak-image", &self.keycloak_image),
             ("Postgres database", "--postgres-db", &self.postgres_db),
             ("Postgres user", "--postgres-user", &self.postgres_user),
-            ("Postgres password", "--postgres-password", &self.postgres_password),
+            (
+                "Postgres password",
+                "--postgres-password",
+                &self.postgres_password,
+            ),
             ("hostname", "--hostname", &self.hostname),
             ("admin user", "--admin-user", &self.admin.username),
             ("admin password", "--admin-password", &self.admin.password),
@@ -395,7 +404,10 @@ mod stack_config_tests {
         let err = resolve(&["--bind-address", "0.0.0.0"]).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), 7);
         let msg = err.to_string();
-        assert!(msg.contains("0.0.0.0") && msg.contains("--postgres-password"), "{msg}");
+        assert!(
+            msg.contains("0.0.0.0") && msg.contains("--postgres-password"),
+            "{msg}"
+        );
         assert!(msg.contains("--admin-password"), "{msg}");
         let ok = resolve(&[
             "--bind-address",
@@ -412,8 +424,20 @@ mod stack_config_tests {
     #[test]
     fn ports_must_differ_unless_zero() {
         let err = resolve(&["--keycloak-port", "9000"]).unwrap_err();
-        assert!(err.to_string().contains("--keycloak-port and --management-port"), "{err}");
-        assert!(resolve(&["--postgres-port", "0", "--keycloak-port", "0", "--management-port", "0"]).is_ok());
+        assert!(
+            err.to_string()
+                .contains("--keycloak-port and --management-port"),
+            "{err}"
+        );
+        assert!(resolve(&[
+            "--postgres-port",
+            "0",
+            "--keycloak-port",
+            "0",
+            "--management-port",
+            "0"
+        ])
+        .is_ok());
     }
 
     #[test]
@@ -421,14 +445,20 @@ mod stack_config_tests {
         let err = resolve(&["--label", "dev.iamstack.stack=x"]).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), 7);
         let c = resolve(&["--label", "dev.iamstack.test-run=abc", "--label", "team=a"]).unwrap();
-        assert_eq!(c.labels.get("dev.iamstack.test-run").map(String::as_str), Some("abc"));
+        assert_eq!(
+            c.labels.get("dev.iamstack.test-run").map(String::as_str),
+            Some("abc")
+        );
         assert_eq!(c.labels.len(), 2);
     }
 
     #[test]
     fn keycloak_env_needs_valid_names() {
         let c = resolve(&["--keycloak-env", "KC_LOG_LEVEL=debug"]).unwrap();
-        assert_eq!(c.keycloak_env, vec![("KC_LOG_LEVEL".into(), "debug".into())]);
+        assert_eq!(
+            c.keycloak_env,
+            vec![("KC_LOG_LEVEL".into(), "debug".into())]
+        );
         let err = resolve(&["--keycloak-env", "KC-BAD=1"]).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), 7);
     }

@@ -33,7 +33,11 @@ pub enum WaitError {
 
 /// Run `probe` every `interval` until it is ready, fails, or `budget` runs out. The probe gets
 /// the time elapsed since the wait began. Rounds never overlap; a slow round delays the next.
-pub async fn poll<T, F, Fut>(budget: Duration, interval: Duration, mut probe: F) -> Result<T, WaitError>
+pub async fn poll<T, F, Fut>(
+    budget: Duration,
+    interval: Duration,
+    mut probe: F,
+) -> Result<T, WaitError>
 where
     F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Probe<T>>,
@@ -169,26 +173,32 @@ mod tests {
     #[tokio::test]
     async fn poll_returns_once_ready_and_passes_elapsed_time() {
         let mut rounds = 0;
-        let r = poll(Duration::from_secs(5), Duration::from_millis(5), |elapsed| {
-            rounds += 1;
-            let n = rounds;
-            async move {
-                if n < 3 {
-                    Probe::NotYet(format!("round {n} at {elapsed:?}"))
-                } else {
-                    Probe::Ready(n)
+        let r = poll(
+            Duration::from_secs(5),
+            Duration::from_millis(5),
+            |elapsed| {
+                rounds += 1;
+                let n = rounds;
+                async move {
+                    if n < 3 {
+                        Probe::NotYet(format!("round {n} at {elapsed:?}"))
+                    } else {
+                        Probe::Ready(n)
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(r.unwrap(), 3);
     }
 
     #[tokio::test]
     async fn poll_times_out_with_the_last_observation() {
-        let r: Result<(), _> = poll(Duration::from_millis(50), Duration::from_millis(5), |_| async {
-            Probe::NotYet("connection refused".to_string())
-        })
+        let r: Result<(), _> = poll(
+            Duration::from_millis(50),
+            Duration::from_millis(5),
+            |_| async { Probe::NotYet("connection refused".to_string()) },
+        )
         .await;
         match r {
             Err(WaitError::TimedOut { last, .. }) => assert_eq!(last, "connection refused"),
@@ -199,9 +209,11 @@ mod tests {
     #[tokio::test]
     async fn a_failed_probe_stops_the_wait_at_once() {
         let started = Instant::now();
-        let r: Result<(), _> = poll(Duration::from_secs(60), Duration::from_millis(5), |_| async {
-            Probe::Failed(anyhow::anyhow!("container exited with code 1"))
-        })
+        let r: Result<(), _> = poll(
+            Duration::from_secs(60),
+            Duration::from_millis(5),
+            |_| async { Probe::Failed(anyhow::anyhow!("container exited with code 1")) },
+        )
         .await;
         assert!(matches!(r, Err(WaitError::Failed(_))));
         assert!(started.elapsed() < Duration::from_secs(30));

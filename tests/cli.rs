@@ -14,7 +14,9 @@ fn iamstack(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("temp dir");
     let socket = format!("unix://{}/no-docker.sock", dir.path().display());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iamstack"));
-    cmd.args(args).env("DOCKER_HOST", &socket).env("NO_COLOR", "1");
+    cmd.args(args)
+        .env("DOCKER_HOST", &socket)
+        .env("NO_COLOR", "1");
     // The user's own settings must not leak into these tests.
     for (key, _) in std::env::vars() {
         if key.starts_with("IAMSTACK_") {
@@ -121,7 +123,10 @@ fn invalid_configuration_exits_7_before_touching_the_engine() {
     let cases: &[(&[&str], &str)] = &[
         (&["up", "--project", "Bad Name"], "invalid project name"),
         (&["down", "--project=-x"], "invalid project name"),
-        (&["up", "--env-file", "/nonexistent/vars.env"], "/nonexistent/vars.env"),
+        (
+            &["up", "--env-file", "/nonexistent/vars.env"],
+            "/nonexistent/vars.env",
+        ),
         (&["up", "--keycloak-port", "9000"], "--management-port"),
         (&["up", "--label", "dev.iamstack.stack=other"], "reserved"),
         (&["up", "--postgres-image", ""], "--postgres-image"),
@@ -152,10 +157,17 @@ fn json_output_is_one_event_per_line_on_stdout() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
-    assert_eq!(events.first().map(|e| e["event"].clone()), Some("step_started".into()));
+    assert_eq!(
+        events.first().map(|e| e["event"].clone()),
+        Some("step_started".into())
+    );
     assert_eq!(events[0]["step"], "connect");
     // The error itself goes to stderr, not into the event stream.
-    assert!(r.stderr.contains("cannot reach the Docker engine"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot reach the Docker engine"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

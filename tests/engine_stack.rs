@@ -122,7 +122,9 @@ impl Ctx {
             let replaced = match flag {
                 // Repeatable: the test's label always stays; the boot delay can be replaced.
                 "--label" => false,
-                "--keycloak-env" => extra.iter().any(|a| a.starts_with("KC_DOUBLE_BOOT_SECONDS")),
+                "--keycloak-env" => extra
+                    .iter()
+                    .any(|a| a.starts_with("KC_DOUBLE_BOOT_SECONDS")),
                 _ => extra.contains(&flag),
             };
             if !replaced {
@@ -161,7 +163,10 @@ impl Ctx {
     }
 
     async fn inspect(&self, role: &str) -> Option<ContainerInspectResponse> {
-        self.docker.inspect_container(&self.name(role), None).await.ok()
+        self.docker
+            .inspect_container(&self.name(role), None)
+            .await
+            .ok()
     }
 
     async fn container_id(&self, role: &str) -> Option<String> {
@@ -189,8 +194,15 @@ impl Ctx {
             .flatten()
             .and_then(|b| b.into_iter().next())
             .expect("port published");
-        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"), "published on loopback only");
-        binding.host_port.and_then(|p| p.parse().ok()).expect("host port")
+        assert_eq!(
+            binding.host_ip.as_deref(),
+            Some("127.0.0.1"),
+            "published on loopback only"
+        );
+        binding
+            .host_port
+            .and_then(|p| p.parse().ok())
+            .expect("host port")
     }
 
     async fn postgres(&self) -> tokio_postgres::Client {
@@ -222,12 +234,33 @@ async fn up_from_nothing_is_ready_then_up_again_changes_nothing() {
     let up = ctx.up_ok(&[]).await;
 
     // Everything was created, labelled, and published on loopback.
-    assert_eq!(up.action("container", &ctx.name("postgres")).as_deref(), Some("created"));
-    assert_eq!(up.action("container", &ctx.name("keycloak")).as_deref(), Some("created"));
-    assert_eq!(up.action("network", &format!("{}-net", ctx.project())).as_deref(), Some("created"));
-    assert_eq!(up.action("volume", &format!("{}-pgdata", ctx.project())).as_deref(), Some("created"));
+    assert_eq!(
+        up.action("container", &ctx.name("postgres")).as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        up.action("container", &ctx.name("keycloak")).as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        up.action("network", &format!("{}-net", ctx.project()))
+            .as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        up.action("volume", &format!("{}-pgdata", ctx.project()))
+            .as_deref(),
+        Some("created")
+    );
     for role in ["postgres", "keycloak"] {
-        let labels = ctx.inspect(role).await.unwrap().config.unwrap().labels.unwrap();
+        let labels = ctx
+            .inspect(role)
+            .await
+            .unwrap()
+            .config
+            .unwrap()
+            .labels
+            .unwrap();
         assert_eq!(labels["dev.iamstack.stack"], ctx.project());
         assert_eq!(labels["dev.iamstack.role"], role);
         assert!(labels.contains_key("dev.iamstack.config-hash"));
@@ -247,7 +280,10 @@ async fn up_from_nothing_is_ready_then_up_again_changes_nothing() {
     let one: i32 = pg.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);
     let mgmt = ctx.host_port("keycloak", 9000).await;
-    assert_eq!(ready["health_url"], format!("http://127.0.0.1:{mgmt}/health/ready"));
+    assert_eq!(
+        ready["health_url"],
+        format!("http://127.0.0.1:{mgmt}/health/ready")
+    );
     let health: Value = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -268,24 +304,46 @@ async fn up_from_nothing_is_ready_then_up_again_changes_nothing() {
     for s in &services {
         assert_eq!(s["state"], "running", "{s}");
         assert_eq!(s["ready"], true, "{s}");
-        assert!(s["ports"][0].as_str().unwrap().starts_with("127.0.0.1:"), "{s}");
+        assert!(
+            s["ports"][0].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{s}"
+        );
     }
 
     // Again: nothing is created, recreated or started.
-    let ids = (ctx.container_id("postgres").await, ctx.container_id("keycloak").await);
+    let ids = (
+        ctx.container_id("postgres").await,
+        ctx.container_id("keycloak").await,
+    );
     let again = ctx.up_ok(&[]).await;
     for (kind, name, action) in again
         .objects("container")
         .into_iter()
         .map(|(n, a)| ("container", n, a))
-        .chain(again.objects("network").into_iter().map(|(n, a)| ("network", n, a)))
-        .chain(again.objects("volume").into_iter().map(|(n, a)| ("volume", n, a)))
+        .chain(
+            again
+                .objects("network")
+                .into_iter()
+                .map(|(n, a)| ("network", n, a)),
+        )
+        .chain(
+            again
+                .objects("volume")
+                .into_iter()
+                .map(|(n, a)| ("volume", n, a)),
+        )
     {
-        assert_eq!(action, "unchanged", "{kind} {name} changed on a ready stack");
+        assert_eq!(
+            action, "unchanged",
+            "{kind} {name} changed on a ready stack"
+        );
     }
     assert_eq!(again.objects("container").len(), 2);
     assert_eq!(
-        (ctx.container_id("postgres").await, ctx.container_id("keycloak").await),
+        (
+            ctx.container_id("postgres").await,
+            ctx.container_id("keycloak").await
+        ),
         ids,
         "containers were replaced"
     );
@@ -310,10 +368,18 @@ async fn down_keeps_data_unless_asked_is_idempotent_and_data_survives() {
     let down = ctx.down(&[]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("postgres").await.is_none() && ctx.inspect("keycloak").await.is_none());
-    assert!(!ctx.network_exists(&format!("{}-net", ctx.project())).await, "our network is removed");
+    assert!(
+        !ctx.network_exists(&format!("{}-net", ctx.project())).await,
+        "our network is removed"
+    );
     assert!(ctx.volume_exists().await, "data is kept without --volumes");
     let status = ctx.status().await;
-    assert_eq!(status.code, 5, "status of a stopped stack: {}", status.describe());
+    assert_eq!(
+        status.code,
+        5,
+        "status of a stopped stack: {}",
+        status.describe()
+    );
     assert!(status.events().iter().all(|s| s["state"] == "missing"));
 
     let again = ctx.down(&[]).await;
@@ -323,17 +389,25 @@ async fn down_keeps_data_unless_asked_is_idempotent_and_data_survives() {
     // Data survives down/up.
     ctx.up_ok(&[]).await;
     let pg = ctx.postgres().await;
-    let v: String = pg.query_one("SELECT v FROM marker", &[]).await.unwrap().get(0);
+    let v: String = pg
+        .query_one("SELECT v FROM marker", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(v, "kept");
     drop(pg);
 
     let gone = ctx.down(&["--volumes"]).await;
     assert_eq!(gone.code, 0, "{}", gone.describe());
     assert_eq!(
-        gone.action("volume", &format!("{}-pgdata", ctx.project())).as_deref(),
+        gone.action("volume", &format!("{}-pgdata", ctx.project()))
+            .as_deref(),
         Some("removed")
     );
-    assert_eq!(ctx.run.leftovers(&ctx.docker).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        ctx.run.leftovers(&ctx.docker).await.unwrap(),
+        Vec::<String>::new()
+    );
     let twice = ctx.down(&["--volumes"]).await;
     assert_eq!(twice.code, 0, "{}", twice.describe());
 }
@@ -360,26 +434,50 @@ async fn up_completes_a_partial_stack_and_reuses_a_foreign_network() {
     ctx.docker
         .remove_container(
             &ctx.name("keycloak"),
-            Some(bollard::query_parameters::RemoveContainerOptionsBuilder::new().force(true).build()),
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .build(),
+            ),
         )
         .await
         .unwrap();
     ctx.docker
-        .stop_container(&ctx.name("postgres"), Some(StopContainerOptionsBuilder::new().t(10).build()))
+        .stop_container(
+            &ctx.name("postgres"),
+            Some(StopContainerOptionsBuilder::new().t(10).build()),
+        )
         .await
         .unwrap();
     let status = ctx.status().await;
     assert_eq!(status.code, 5, "{}", status.describe());
 
     let completed = ctx.up_ok(&[]).await;
-    assert_eq!(completed.action("container", &ctx.name("postgres")).as_deref(), Some("updated"));
-    assert_eq!(completed.action("container", &ctx.name("keycloak")).as_deref(), Some("created"));
-    assert_eq!(ctx.container_id("postgres").await, pg_id, "the stopped Postgres is started, not replaced");
+    assert_eq!(
+        completed
+            .action("container", &ctx.name("postgres"))
+            .as_deref(),
+        Some("updated")
+    );
+    assert_eq!(
+        completed
+            .action("container", &ctx.name("keycloak"))
+            .as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        ctx.container_id("postgres").await,
+        pg_id,
+        "the stopped Postgres is started, not replaced"
+    );
     assert_eq!(ctx.status().await.code, 0);
 
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
-    assert!(ctx.network_exists(&net).await, "a network iamstack did not create survives down");
+    assert!(
+        ctx.network_exists(&net).await,
+        "a network iamstack did not create survives down"
+    );
 }
 
 #[tokio::test]
@@ -395,12 +493,32 @@ async fn a_changed_setting_recreates_only_that_container_and_keeps_data() {
     let kc_id = ctx.container_id("keycloak").await;
 
     let changed = ctx.up_ok(&["--hostname", "kc.example.test"]).await;
-    assert_eq!(changed.action("container", &ctx.name("postgres")).as_deref(), Some("unchanged"));
-    assert_eq!(changed.action("container", &ctx.name("keycloak")).as_deref(), Some("updated"));
+    assert_eq!(
+        changed
+            .action("container", &ctx.name("postgres"))
+            .as_deref(),
+        Some("unchanged")
+    );
+    assert_eq!(
+        changed
+            .action("container", &ctx.name("keycloak"))
+            .as_deref(),
+        Some("updated")
+    );
     assert_eq!(ctx.container_id("postgres").await, pg_id);
     assert_ne!(ctx.container_id("keycloak").await, kc_id);
-    let env = ctx.inspect("keycloak").await.unwrap().config.unwrap().env.unwrap();
-    assert!(env.contains(&"KC_HOSTNAME=kc.example.test".to_string()), "{env:?}");
+    let env = ctx
+        .inspect("keycloak")
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+        .env
+        .unwrap();
+    assert!(
+        env.contains(&"KC_HOSTNAME=kc.example.test".to_string()),
+        "{env:?}"
+    );
 
     // A Postgres setting: Postgres is recreated on the same volume, the data is still there.
     let kc_id = ctx.container_id("keycloak").await;
@@ -410,9 +528,19 @@ async fn a_changed_setting_recreates_only_that_container_and_keeps_data() {
         .unwrap()
         .port();
     let changed = ctx
-        .up_ok(&["--hostname", "kc.example.test", "--postgres-port", &port.to_string()])
+        .up_ok(&[
+            "--hostname",
+            "kc.example.test",
+            "--postgres-port",
+            &port.to_string(),
+        ])
         .await;
-    assert_eq!(changed.action("container", &ctx.name("postgres")).as_deref(), Some("updated"));
+    assert_eq!(
+        changed
+            .action("container", &ctx.name("postgres"))
+            .as_deref(),
+        Some("updated")
+    );
     assert_ne!(ctx.container_id("postgres").await, pg_id);
     // Keycloak keeps its container; it is only restarted to reconnect to the new database.
     assert_eq!(ctx.container_id("keycloak").await, kc_id);
@@ -421,10 +549,20 @@ async fn a_changed_setting_recreates_only_that_container_and_keeps_data() {
         .into_iter()
         .find(|e| e["event"] == "object" && e["name"] == ctx.name("keycloak").as_str())
         .unwrap();
-    assert!(kc_change["changes"][0].as_str().unwrap().starts_with("restarted"), "{kc_change}");
+    assert!(
+        kc_change["changes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("restarted"),
+        "{kc_change}"
+    );
     assert_eq!(ctx.host_port("postgres", 5432).await, port);
     let pg = ctx.postgres().await;
-    let v: String = pg.query_one("SELECT v FROM marker", &[]).await.unwrap().get(0);
+    let v: String = pg
+        .query_one("SELECT v FROM marker", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(v, "kept");
 }
 
@@ -447,7 +585,11 @@ async fn a_container_with_our_name_that_is_not_ours_is_refused_and_left_alone() 
         .unwrap();
     let up = ctx.up(&[]).await;
     assert_eq!(up.code, 4, "{}", up.describe());
-    assert!(up.stderr.contains(&format!("container `{name}`")), "{}", up.stderr);
+    assert!(
+        up.stderr.contains(&format!("container `{name}`")),
+        "{}",
+        up.stderr
+    );
     assert!(up.stderr.contains("did not create"), "{}", up.stderr);
     // Nothing was created.
     assert!(!ctx.network_exists(&format!("{}-net", ctx.project())).await);
@@ -456,8 +598,14 @@ async fn a_container_with_our_name_that_is_not_ours_is_refused_and_left_alone() 
 
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
-    let still = ctx.inspect("postgres").await.expect("down never touches a foreign container");
-    assert_eq!(still.config.unwrap().labels.unwrap()["owner"], "someone-else");
+    let still = ctx
+        .inspect("postgres")
+        .await
+        .expect("down never touches a foreign container");
+    assert_eq!(
+        still.config.unwrap().labels.unwrap()["owner"],
+        "someone-else"
+    );
 }
 
 #[tokio::test]
@@ -474,7 +622,10 @@ async fn a_taken_port_is_refused_before_anything_is_created() {
         "names the process holding it: {}",
         up.stderr
     );
-    assert_eq!(ctx.run.leftovers(&ctx.docker).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        ctx.run.leftovers(&ctx.docker).await.unwrap(),
+        Vec::<String>::new()
+    );
     drop(holder);
 }
 
@@ -482,13 +633,33 @@ async fn a_taken_port_is_refused_before_anything_is_created() {
 async fn keycloak_exiting_during_the_wait_fails_at_once_with_its_logs() {
     let Some(ctx) = setup().await else { return };
     // A wrong database password: Keycloak (and the double) exit at startup.
-    let up = ctx.up(&["--keycloak-env", "KC_DB_PASSWORD=wrong", "--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=1"]).await;
+    let up = ctx
+        .up(&[
+            "--keycloak-env",
+            "KC_DB_PASSWORD=wrong",
+            "--keycloak-env",
+            "KC_DOUBLE_BOOT_SECONDS=1",
+        ])
+        .await;
     assert_eq!(up.code, 5, "{}", up.describe());
     let name = ctx.name("keycloak");
-    assert!(up.stderr.contains(&format!("container `{name}` exited with code")), "{}", up.stderr);
-    assert!(!up.stderr.contains("was not ready after"), "failed at once, not by timeout: {}", up.stderr);
+    assert!(
+        up.stderr
+            .contains(&format!("container `{name}` exited with code")),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        !up.stderr.contains("was not ready after"),
+        "failed at once, not by timeout: {}",
+        up.stderr
+    );
     let log_lines = up.stderr.lines().filter(|l| l.starts_with("  | ")).count();
-    assert!((1..=30).contains(&log_lines), "the log tail is shown: {}", up.stderr);
+    assert!(
+        (1..=30).contains(&log_lines),
+        "the log tail is shown: {}",
+        up.stderr
+    );
     // Postgres was ready and stays; the next `up` with the right settings converges.
     ctx.up_ok(&[]).await;
 }
@@ -502,11 +673,22 @@ async fn a_wrong_password_against_an_initialised_volume_fails_at_once() {
     let up = ctx.up(&["--postgres-password", "another-password"]).await;
     assert_eq!(up.code, 5, "{}", up.describe());
     let volume = format!("{}-pgdata", ctx.project());
-    assert!(up.stderr.contains(&format!("volume `{volume}`")), "{}", up.stderr);
+    assert!(
+        up.stderr.contains(&format!("volume `{volume}`")),
+        "{}",
+        up.stderr
+    );
     assert!(up.stderr.contains("--postgres-password"), "{}", up.stderr);
     assert!(up.stderr.contains("down --volumes"), "{}", up.stderr);
-    assert!(!up.stderr.contains("was not ready after"), "failed at once: {}", up.stderr);
-    assert!(ctx.inspect("keycloak").await.is_none(), "Keycloak is not started on a failed Postgres");
+    assert!(
+        !up.stderr.contains("was not ready after"),
+        "failed at once: {}",
+        up.stderr
+    );
+    assert!(
+        ctx.inspect("keycloak").await.is_none(),
+        "Keycloak is not started on a failed Postgres"
+    );
 }
 
 #[tokio::test]
@@ -531,9 +713,15 @@ async fn ctrl_c_removes_what_this_run_created_and_keeps_network_and_data() {
             break;
         }
     }
-    assert!(ctx.inspect("keycloak").await.is_some(), "events so far: {seen:?}");
+    assert!(
+        ctx.inspect("keycloak").await.is_some(),
+        "events so far: {seen:?}"
+    );
     let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
@@ -542,9 +730,18 @@ async fn ctrl_c_removes_what_this_run_created_and_keeps_network_and_data() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(ctx.inspect("postgres").await.is_none(), "created by this run: removed");
-    assert!(ctx.inspect("keycloak").await.is_none(), "created by this run: removed");
-    assert!(ctx.network_exists(&format!("{}-net", ctx.project())).await, "network kept");
+    assert!(
+        ctx.inspect("postgres").await.is_none(),
+        "created by this run: removed"
+    );
+    assert!(
+        ctx.inspect("keycloak").await.is_none(),
+        "created by this run: removed"
+    );
+    assert!(
+        ctx.network_exists(&format!("{}-net", ctx.project())).await,
+        "network kept"
+    );
     assert!(ctx.volume_exists().await, "volume kept");
     // A later `up` converges.
     ctx.up_ok(&[]).await;

@@ -25,7 +25,10 @@ pub async fn run(args: DownArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let detail = if outcome.found_anything {
         format!("stack `{}` is down", config.project)
     } else {
-        format!("nothing to remove: stack `{}` does not exist", config.project)
+        format!(
+            "nothing to remove: stack `{}` does not exist",
+            config.project
+        )
     };
     reporter.emit(Event::StepFinished {
         step: "down".into(),

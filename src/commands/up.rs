@@ -72,10 +72,11 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     }
 
     let Some(endpoints) = outcome.endpoints else {
-        return Err(anyhow::anyhow!("the stack came up but its ports could not be read back"));
+        return Err(anyhow::anyhow!(
+            "the stack came up but its ports could not be read back"
+        ));
     };
-    let show_secrets =
-        args.show_secrets || (std::io::stdout().is_terminal() && !config::in_ci());
+    let show_secrets = args.show_secrets || (std::io::stdout().is_terminal() && !config::in_ci());
     reporter.emit(ready_event(
         &config,
         &endpoints,

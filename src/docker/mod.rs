@@ -205,8 +205,7 @@ impl Engine {
         let host = config.host.clone();
         let docker = Docker::connect_with_host(&host)
             .map_err(|e| fail(Kind::Engine, unreachable_message(&host, &e.to_string())))?;
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await
-        {
+        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
             Ok(Ok(d)) => d,
             Ok(Err(e)) => {
                 return Err(fail(
@@ -263,7 +262,9 @@ impl Engine {
                 Ok((info.name == name).then_some(info))
             }
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to inspect container `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to inspect container `{name}`")))
+            }
         }
     }
 
@@ -319,7 +320,9 @@ impl Engine {
                     engine_reason(&e)
                 ),
             )),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to create container `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to create container `{name}`")))
+            }
         }
     }
 
@@ -335,7 +338,9 @@ impl Engine {
                     engine_reason(&e)
                 ),
             )),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to start container `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to start container `{name}`")))
+            }
         }
     }
 
@@ -355,7 +360,9 @@ impl Engine {
         match self.docker.stop_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if matches!(status_code(&e), Some(304) | Some(404)) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to stop container `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to stop container `{name}`")))
+            }
         }
     }
 
@@ -369,7 +376,9 @@ impl Engine {
             Err(e) if status_code(&e) == Some(409) && engine_reason(&e).contains("in progress") => {
                 Ok(())
             }
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to remove container `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to remove container `{name}`")))
+            }
         }
     }
 
@@ -400,8 +409,9 @@ impl Engine {
     /// A network by exact name (the engine's name filter matches substrings, and older engines
     /// allow duplicates: the first exact match wins).
     pub async fn network(&self, name: &str) -> anyhow::Result<Option<NetworkInfo>> {
-        let filters: HashMap<String, Vec<String>> =
-            [("name".to_string(), vec![name.to_string()])].into_iter().collect();
+        let filters: HashMap<String, Vec<String>> = [("name".to_string(), vec![name.to_string()])]
+            .into_iter()
+            .collect();
         let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
         let list = self
             .docker
@@ -423,7 +433,9 @@ impl Engine {
                 labels: n.labels.unwrap_or_default().into_iter().collect(),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to inspect network `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to inspect network `{name}`")))
+            }
         }
     }
 
@@ -485,7 +497,9 @@ impl Engine {
         match self.docker.remove_network(id).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to remove network `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to remove network `{name}`")))
+            }
         }
     }
 
@@ -495,7 +509,9 @@ impl Engine {
         match self.docker.inspect_volume(name).await {
             Ok(v) => Ok(Some(volume_info(v))),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to inspect volume `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to inspect volume `{name}`")))
+            }
         }
     }
 
@@ -511,7 +527,11 @@ impl Engine {
             .list_volumes(Some(options))
             .await
             .context("failed to list volumes")?;
-        Ok(r.volumes.unwrap_or_default().into_iter().map(volume_info).collect())
+        Ok(r.volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(volume_info)
+            .collect())
     }
 
     pub async fn create_volume(
@@ -536,7 +556,9 @@ impl Engine {
         match self.docker.remove_volume(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to remove volume `{name}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to remove volume `{name}`")))
+            }
         }
     }
 
@@ -547,7 +569,9 @@ impl Engine {
         match self.docker.inspect_image(image).await {
             Ok(i) => Ok(Some(i.id.unwrap_or_default())),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to inspect image `{image}`"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("failed to inspect image `{image}`")))
+            }
         }
     }
 
@@ -670,7 +694,10 @@ mod tests {
 
     #[test]
     fn image_references_split_into_repo_and_tag() {
-        assert_eq!(split_image("postgres:17.4"), ("postgres".into(), "17.4".into()));
+        assert_eq!(
+            split_image("postgres:17.4"),
+            ("postgres".into(), "17.4".into())
+        );
         assert_eq!(
             split_image("keycloak/keycloak:26.2"),
             ("keycloak/keycloak".into(), "26.2".into())
@@ -723,7 +750,9 @@ mod tests {
         assert!(is_port_conflict(
             "driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:8080 failed: port is already allocated"
         ));
-        assert!(is_port_conflict("listen tcp4 127.0.0.1:5432: bind: address already in use"));
+        assert!(is_port_conflict(
+            "listen tcp4 127.0.0.1:5432: bind: address already in use"
+        ));
         assert!(!is_port_conflict("no such image"));
     }
 

@@ -319,7 +319,15 @@ mod tests {
             detail: Some("health: 503".into()),
         };
         let line = stdout_block(&e).unwrap();
-        for part in ["keycloak", "iam-keycloak", "running", "not ready", "keycloak/keycloak:26.2", "127.0.0.1:8080->8080/tcp", "health: 503"] {
+        for part in [
+            "keycloak",
+            "iam-keycloak",
+            "running",
+            "not ready",
+            "keycloak/keycloak:26.2",
+            "127.0.0.1:8080->8080/tcp",
+            "health: 503",
+        ] {
             assert!(line.contains(part), "{part} missing in {line}");
         }
         assert_eq!(serde_json::to_value(&e).unwrap()["event"], "service");

@@ -63,7 +63,12 @@ pub async fn down(
         let name = names::container_name(project, role);
         if let Ok(Some(c)) = engine.container(&name).await {
             if c.label(names::LABEL_STACK) != Some(project) {
-                kept(reporter, "container", &name, "not created by iamstack: left alone".into());
+                kept(
+                    reporter,
+                    "container",
+                    &name,
+                    "not created by iamstack: left alone".into(),
+                );
             }
         }
     }
@@ -100,7 +105,10 @@ pub async fn down(
             Err(e) => errors.push(e),
         }
     }
-    step.done(Some(format!("{} removed", outcome.containers_removed.len())));
+    step.done(Some(format!(
+        "{} removed",
+        outcome.containers_removed.len()
+    )));
 
     // 2. The network: only ours, only when nothing else is attached.
     for net in engine.networks_labelled(&ours).await? {
@@ -124,13 +132,21 @@ pub async fn down(
     let network_name = names::network_name(project);
     if let Ok(Some(net)) = engine.network(&network_name).await {
         if net.labels.get(names::LABEL_STACK).map(String::as_str) != Some(project) {
-            kept(reporter, "network", &network_name, "not created by iamstack: kept".into());
+            kept(
+                reporter,
+                "network",
+                &network_name,
+                "not created by iamstack: kept".into(),
+            );
         }
     }
 
     // 3. Data: the volume only with --volumes; a --data-dir directory never.
     let volumes = engine
-        .volumes_labelled(&[(names::LABEL_STACK, project), (names::LABEL_ROLE, Role::Data.as_str())])
+        .volumes_labelled(&[
+            (names::LABEL_STACK, project),
+            (names::LABEL_ROLE, Role::Data.as_str()),
+        ])
         .await?;
     for v in &volumes {
         if opts.volumes {
@@ -142,7 +158,12 @@ pub async fn down(
                 Err(e) => errors.push(e),
             }
         } else {
-            kept(reporter, "volume", &v.name, "kept with the data (--volumes removes it)".into());
+            kept(
+                reporter,
+                "volume",
+                &v.name,
+                "kept with the data (--volumes removes it)".into(),
+            );
         }
     }
     data_dirs.sort();
@@ -156,9 +177,8 @@ pub async fn down(
         );
     }
 
-    outcome.found_anything = !containers.is_empty()
-        || outcome.network_removed.is_some()
-        || !volumes.is_empty();
+    outcome.found_anything =
+        !containers.is_empty() || outcome.network_removed.is_some() || !volumes.is_empty();
 
     match errors.len() {
         0 => Ok(outcome),

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -111,7 +113,9 @@ impl ContainerPlan {
     }
 
     pub fn port(&self, container_port: u16) -> Option<&PortPlan> {
-        self.ports.iter().find(|p| p.container_port == container_port)
+        self.ports
+            .iter()
+            .find(|p| p.container_port == container_port)
     }
 
     /// The engine's create request for this container.
@@ -366,8 +370,14 @@ mod tests {
         assert_eq!(p.postgres.name, "iam-postgres");
         assert_eq!(p.keycloak.name, "iam-keycloak");
         assert_eq!(p.postgres.image, "postgres:17.4");
-        assert_eq!(p.postgres.env_value("POSTGRES_PASSWORD"), Some("keycloak$123"));
-        assert_eq!(p.postgres.binds, vec!["iam-pgdata:/var/lib/postgresql/data"]);
+        assert_eq!(
+            p.postgres.env_value("POSTGRES_PASSWORD"),
+            Some("keycloak$123")
+        );
+        assert_eq!(
+            p.postgres.binds,
+            vec!["iam-pgdata:/var/lib/postgresql/data"]
+        );
         assert_eq!(p.postgres.aliases, vec!["postgres"]);
         assert_eq!(p.keycloak.cmd, vec!["start"]);
         for (k, v) in [
@@ -422,14 +432,18 @@ mod tests {
         let mut c = config();
         c.postgres_port = 0;
         let body = serde_json::to_value(plan(&c).postgres.create_body()).unwrap();
-        assert_eq!(body["HostConfig"]["PortBindings"]["5432/tcp"][0]["HostPort"], "");
+        assert_eq!(
+            body["HostConfig"]["PortBindings"]["5432/tcp"][0]["HostPort"],
+            ""
+        );
     }
 
     #[test]
     fn everything_carries_our_labels_and_the_extra_ones() {
         let mut c = config();
         c.project = "t1".into();
-        c.labels.insert("dev.iamstack.test-run".into(), "run-9".into());
+        c.labels
+            .insert("dev.iamstack.test-run".into(), "run-9".into());
         let p = plan(&c);
         let DataPlan::Volume { name, labels } = &p.data else {
             panic!("volume expected")
@@ -486,10 +500,17 @@ mod tests {
         assert_eq!(p.keycloak.env_value("KC_LOG_LEVEL"), Some("debug"));
         assert_eq!(p.keycloak.env_value("KC_HOSTNAME"), Some("kc.test"));
         assert_eq!(
-            p.keycloak.env.iter().filter(|(k, _)| k == "KC_HOSTNAME").count(),
+            p.keycloak
+                .env
+                .iter()
+                .filter(|(k, _)| k == "KC_HOSTNAME")
+                .count(),
             1
         );
-        assert_ne!(p.keycloak.config_hash(), plan(&config()).keycloak.config_hash());
+        assert_ne!(
+            p.keycloak.config_hash(),
+            plan(&config()).keycloak.config_hash()
+        );
         assert_eq!(p.postgres, plan(&config()).postgres);
     }
 
@@ -517,7 +538,10 @@ mod tests {
             } else if let Some(inner) = after.strip_prefix('{') {
                 let end = inner.find('}').expect("closed ${");
                 let key = &inner[..end];
-                out.push_str(vars.get(key).unwrap_or_else(|| panic!("{key} not in vars.env.example")));
+                out.push_str(
+                    vars.get(key)
+                        .unwrap_or_else(|| panic!("{key} not in vars.env.example")),
+                );
                 rest = &inner[end + 1..];
             } else {
                 out.push('$');
@@ -559,7 +583,11 @@ mod tests {
 
         for container in p.containers() {
             let svc = &doc["services"][container.role.as_str()];
-            assert!(svc.is_mapping(), "service {} missing", container.role.as_str());
+            assert!(
+                svc.is_mapping(),
+                "service {} missing",
+                container.role.as_str()
+            );
             assert_eq!(yaml_str(&svc["image"]), container.image);
             assert_eq!(yaml_str(&svc["container_name"]), container.name);
             let env: BTreeMap<String, String> = svc["environment"]
@@ -591,7 +619,11 @@ mod tests {
             assert_eq!(aliases, container.aliases);
             let cmd = svc.get("command").map(yaml_str).unwrap_or_default();
             assert_eq!(cmd, container.cmd.join(" "));
-            assert!(svc["healthcheck"]["test"].is_sequence(), "{} has a health check", container.name);
+            assert!(
+                svc["healthcheck"]["test"].is_sequence(),
+                "{} has a health check",
+                container.name
+            );
         }
         // The data volume: same name, same mount point.
         let DataPlan::Volume { name, .. } = &p.data else {
@@ -614,7 +646,10 @@ mod tests {
 
     #[test]
     fn probes_use_loopback_when_bound_everywhere() {
-        assert_eq!(probe_host("0.0.0.0".parse().unwrap()).to_string(), "127.0.0.1");
+        assert_eq!(
+            probe_host("0.0.0.0".parse().unwrap()).to_string(),
+            "127.0.0.1"
+        );
         assert_eq!(probe_host("::".parse().unwrap()).to_string(), "::1");
         assert_eq!(host_port("::1".parse().unwrap(), 80), "[::1]:80");
     }

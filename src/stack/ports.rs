@@ -20,7 +20,11 @@ pub fn local_holder(port: u16) -> Option<String> {
     }
     let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
@@ -81,7 +85,10 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(!is_free("127.0.0.1".parse().unwrap(), port));
         let holder = local_holder(port).expect("our own process is visible in /proc");
-        assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+        assert!(
+            holder.contains(&format!("pid {}", std::process::id())),
+            "{holder}"
+        );
         drop(listener);
         assert!(is_free("127.0.0.1".parse().unwrap(), port));
     }

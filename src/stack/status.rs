@@ -24,7 +24,11 @@ fn port_lines(c: &ContainerInfo) -> Vec<String> {
     c.ports
         .iter()
         .map(|(container, ip, host)| {
-            let ip: String = if ip.is_empty() { "0.0.0.0".into() } else { ip.clone() };
+            let ip: String = if ip.is_empty() {
+                "0.0.0.0".into()
+            } else {
+                ip.clone()
+            };
             format!("{ip}:{host}->{container}/tcp")
         })
         .collect()
@@ -32,15 +36,17 @@ fn port_lines(c: &ContainerInfo) -> Vec<String> {
 
 fn probe_addr(c: &ContainerInfo, container_port: u16) -> Option<SocketAddr> {
     let (_, ip, host) = c.ports.iter().find(|(p, _, _)| *p == container_port)?;
-    let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let ip: IpAddr = ip
+        .parse()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     Some(SocketAddr::new(probe_host(ip), *host))
 }
 
 async fn readiness(c: &ContainerInfo, role: Role) -> Result<(), String> {
     match role {
         Role::Postgres => {
-            let addr = probe_addr(c, POSTGRES_CONTAINER_PORT)
-                .ok_or("no published port for 5432/tcp")?;
+            let addr =
+                probe_addr(c, POSTGRES_CONTAINER_PORT).ok_or("no published port for 5432/tcp")?;
             let user = c.env_value("POSTGRES_USER").unwrap_or("postgres");
             let password = c.env_value("POSTGRES_PASSWORD").unwrap_or_default();
             let db = c.env_value("POSTGRES_DB").unwrap_or(user);
@@ -49,8 +55,8 @@ async fn readiness(c: &ContainerInfo, role: Role) -> Result<(), String> {
                 .map_err(|(_, text)| format!("login failed: {text}"))
         }
         _ => {
-            let addr = probe_addr(c, KEYCLOAK_MANAGEMENT_PORT)
-                .ok_or("no published port for 9000/tcp")?;
+            let addr =
+                probe_addr(c, KEYCLOAK_MANAGEMENT_PORT).ok_or("no published port for 9000/tcp")?;
             let client = wait::http_client().map_err(|e| e.to_string())?;
             let url = format!("http://{addr}/health/ready");
             wait::keycloak_health(&client, &url).await
@@ -76,7 +82,8 @@ pub async fn status(engine: &Engine, project: &str) -> anyhow::Result<Vec<Servic
             Some(c) if c.label(names::LABEL_STACK) != Some(project) => {
                 s.state = "foreign".into();
                 s.image = Some(c.image.clone());
-                s.detail = Some("a container with this name exists but iamstack did not create it".into());
+                s.detail =
+                    Some("a container with this name exists but iamstack did not create it".into());
             }
             Some(c) => {
                 s.state = c.status.clone();

@@ -209,18 +209,21 @@ async fn preflight_ports(
     let mut problems = Vec::new();
     for container in plan.containers() {
         for p in &container.ports {
-            if p.host_port == 0 || ours.contains(&p.host_port) || ports::is_free(p.host_ip, p.host_port)
+            if p.host_port == 0
+                || ours.contains(&p.host_port)
+                || ports::is_free(p.host_ip, p.host_port)
             {
                 continue;
             }
-            let holders = engine.containers_publishing(p.host_port).await.unwrap_or_default();
+            let holders = engine
+                .containers_publishing(p.host_port)
+                .await
+                .unwrap_or_default();
             let holder = match holders.first() {
                 Some(name) => Some(format!("container `{name}`")),
                 None => ports::local_holder(p.host_port),
             };
-            let held = holder
-                .map(|h| format!(" by {h}"))
-                .unwrap_or_default();
+            let held = holder.map(|h| format!(" by {h}")).unwrap_or_default();
             problems.push(format!(
                 "port {} on {} (for {} {}) is taken{held}: free it, or choose another with {} \
                  (0 lets the engine choose)",
@@ -334,10 +337,14 @@ async fn apply_container(
                 engine.remove_container(&plan.name).await?;
             }
             created.record(&plan.name);
-            engine.create_container(&plan.name, plan.create_body()).await?;
+            engine
+                .create_container(&plan.name, plan.create_body())
+                .await?;
             engine.start_container(&plan.name).await?;
             match action {
-                ContainerAction::Recreate(reason) => (Action::Updated, vec![format!("recreated: {reason}")]),
+                ContainerAction::Recreate(reason) => {
+                    (Action::Updated, vec![format!("recreated: {reason}")])
+                }
                 _ => (Action::Created, vec![]),
             }
         }
@@ -466,9 +473,15 @@ where
 fn wrong_credentials(plan: &StackPlan, refusal: PgRefusal, text: &str) -> anyhow::Error {
     let data = plan.data.describe();
     let (what, old) = match refusal {
-        PgRefusal::WrongPassword => ("another password", "the old password (--postgres-password or POSTGRES_PASSWORD in --env-file)"),
+        PgRefusal::WrongPassword => (
+            "another password",
+            "the old password (--postgres-password or POSTGRES_PASSWORD in --env-file)",
+        ),
         PgRefusal::NoSuchRole => ("another user", "the old user (--postgres-user)"),
-        _ => ("another database name", "the old database name (--postgres-db)"),
+        _ => (
+            "another database name",
+            "the old database name (--postgres-db)",
+        ),
     };
     let reset = match &plan.data {
         DataPlan::Volume { .. } => format!(
@@ -514,8 +527,20 @@ pub async fn up(
     // 2. Images, both at once.
     let step = Step::start(reporter, "images");
     let (pg_image, kc_image) = try_join(
-        ensure_image(engine, &plan.postgres.image, Role::Postgres, opts.pull, reporter),
-        ensure_image(engine, &plan.keycloak.image, Role::Keycloak, opts.pull, reporter),
+        ensure_image(
+            engine,
+            &plan.postgres.image,
+            Role::Postgres,
+            opts.pull,
+            reporter,
+        ),
+        ensure_image(
+            engine,
+            &plan.keycloak.image,
+            Role::Keycloak,
+            opts.pull,
+            reporter,
+        ),
     )
     .await?;
     step.done(None);
@@ -615,7 +640,11 @@ pub async fn up(
         "keycloak",
         opts.timeout,
         reporter,
-        || async move { wait::keycloak_health(client, health).await.map_err(Probe::NotYet) },
+        || async move {
+            wait::keycloak_health(client, health)
+                .await
+                .map_err(Probe::NotYet)
+        },
     )
     .await?;
 
@@ -667,7 +696,12 @@ async fn dry_run(
     }
     if !observed.network_exists {
         changed = true;
-        would("network", &plan.network.name, Action::Created, vec!["would create".into()]);
+        would(
+            "network",
+            &plan.network.name,
+            Action::Created,
+            vec!["would create".into()],
+        );
     } else {
         would("network", &plan.network.name, Action::Unchanged, vec![]);
     }
@@ -679,9 +713,17 @@ async fn dry_run(
             would("volume", name, Action::Created, vec!["would create".into()]);
         }
     }
-    let pg_action = decide(observed.postgres.as_ref(), &plan.postgres, image_ids[0].as_deref());
+    let pg_action = decide(
+        observed.postgres.as_ref(),
+        &plan.postgres,
+        image_ids[0].as_deref(),
+    );
     let kc_action = follow_database(
-        decide(observed.keycloak.as_ref(), &plan.keycloak, image_ids[1].as_deref()),
+        decide(
+            observed.keycloak.as_ref(),
+            &plan.keycloak,
+            image_ids[1].as_deref(),
+        ),
         &pg_action,
     );
     for (c, action) in plan.containers().into_iter().zip([pg_action, kc_action]) {
@@ -715,7 +757,9 @@ pub async fn remove_created(engine: &Engine, project: &str, created: &CreatedLog
     let mut removed = Vec::new();
     for name in created.names() {
         if let Ok(Some(c)) = engine.container(&name).await {
-            if c.label(names::LABEL_STACK) == Some(project) && engine.remove_container(&name).await.is_ok() {
+            if c.label(names::LABEL_STACK) == Some(project)
+                && engine.remove_container(&name).await.is_ok()
+            {
                 removed.push(name);
             }
         }
@@ -773,11 +817,19 @@ mod tests {
         let p = plan_container();
         assert_eq!(decide(None, &p, None), ContainerAction::Create);
         assert_eq!(
-            decide(Some(&existing("abc", "running", "sha256:1")), &p, Some("sha256:1")),
+            decide(
+                Some(&existing("abc", "running", "sha256:1")),
+                &p,
+                Some("sha256:1")
+            ),
             ContainerAction::Keep
         );
         assert_eq!(
-            decide(Some(&existing("abc", "exited", "sha256:1")), &p, Some("sha256:1")),
+            decide(
+                Some(&existing("abc", "exited", "sha256:1")),
+                &p,
+                Some("sha256:1")
+            ),
             ContainerAction::Start
         );
         assert_eq!(
@@ -801,15 +853,25 @@ mod tests {
     #[test]
     fn a_running_keycloak_is_restarted_when_its_database_changed() {
         let recreate = ContainerAction::Recreate("x".into());
-        assert_eq!(follow_database(ContainerAction::Keep, &ContainerAction::Keep), ContainerAction::Keep);
-        for pg in [ContainerAction::Create, ContainerAction::Start, recreate.clone()] {
+        assert_eq!(
+            follow_database(ContainerAction::Keep, &ContainerAction::Keep),
+            ContainerAction::Keep
+        );
+        for pg in [
+            ContainerAction::Create,
+            ContainerAction::Start,
+            recreate.clone(),
+        ] {
             assert!(matches!(
                 follow_database(ContainerAction::Keep, &pg),
                 ContainerAction::Restart(_)
             ));
         }
         // A Keycloak that is being created or recreated anyway is left to that.
-        assert_eq!(follow_database(ContainerAction::Create, &recreate), ContainerAction::Create);
+        assert_eq!(
+            follow_database(ContainerAction::Create, &recreate),
+            ContainerAction::Create
+        );
         assert_eq!(
             follow_database(ContainerAction::Start, &ContainerAction::Start),
             ContainerAction::Start
@@ -853,7 +915,11 @@ mod tests {
                 password: "y".into(),
             },
         });
-        let err = wrong_credentials(&config_plan, PgRefusal::WrongPassword, "FATAL: password authentication failed");
+        let err = wrong_credentials(
+            &config_plan,
+            PgRefusal::WrongPassword,
+            "FATAL: password authentication failed",
+        );
         assert_eq!(crate::error::exit_code(&err), 5);
         let msg = err.to_string();
         assert!(msg.contains("volume `demo-pgdata`"), "{msg}");
