@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::cli::OutputFlag;
 
+mod table;
+pub use table::check_table;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -75,6 +78,22 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// `verify`'s closing summary, with every check again: the table on a terminal.
+    VerifySummary {
+        passed: usize,
+        failed: usize,
+        elapsed_ms: u64,
+        checks: Vec<CheckRow>,
+    },
+}
+
+/// One row of `verify`'s summary (the same fields as [`Event::Check`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRow {
+    pub name: String,
+    pub passed: bool,
+    pub elapsed_ms: u64,
+    pub detail: Option<String>,
 }
 
 pub struct Reporter {
@@ -96,7 +115,20 @@ impl Reporter {
                 let line = serde_json::to_string(&event).expect("events serialize");
                 let _ = writeln!(std::io::stdout().lock(), "{line}");
             }
-            Mode::Human | Mode::Plain => {
+            // verify on a terminal: no line per check, the summary table instead (a result,
+            // so on stdout).
+            Mode::Human => match &event {
+                Event::Check { .. } => {}
+                Event::VerifySummary { checks, .. } => {
+                    let _ = write!(std::io::stdout().lock(), "{}", check_table(checks));
+                }
+                other => {
+                    if let Some(line) = plain_line(other) {
+                        let _ = writeln!(std::io::stderr().lock(), "{line}");
+                    }
+                }
+            },
+            Mode::Plain => {
                 if let Some(line) = plain_line(&event) {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
                 }
@@ -143,6 +175,31 @@ pub fn plain_line(event: &Event) -> Option<String> {
             format!("{mark} {name} ({}){tail}", fmt_ms(*elapsed_ms))
         }
         Event::Warning { message } => format!("warning: {message}"),
+        Event::VerifySummary {
+            passed,
+            failed,
+            elapsed_ms,
+            checks,
+        } => {
+            let total = passed + failed;
+            if *failed == 0 {
+                format!(
+                    "verify: all {total} checks passed ({})",
+                    fmt_ms(*elapsed_ms)
+                )
+            } else {
+                let names: Vec<&str> = checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!(
+                    "verify: {failed} of {total} checks failed ({}): {}",
+                    fmt_ms(*elapsed_ms),
+                    names.join(", ")
+                )
+            }
+        }
     })
 }
 

@@ -30,7 +30,7 @@ use reqwest::{Client, RequestBuilder};
 use serde_json::Value;
 use url::Url;
 
-use crate::report::{Event, Reporter};
+use crate::report::{CheckRow, Event, Reporter};
 use diagnose::{likely_cause, userinfo_cause, OAuthError, Subject};
 use html::Page;
 
@@ -135,10 +135,27 @@ pub async fn run(target: &VerifyTarget, reporter: &Reporter) -> anyhow::Result<V
         });
         checks.push(result);
     }
-    Ok(VerifyReport {
+    let report = VerifyReport {
         checks,
         elapsed_ms: elapsed_ms(started),
-    })
+    };
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    reporter.emit(Event::VerifySummary {
+        passed: report.checks.len() - failed,
+        failed,
+        elapsed_ms: report.elapsed_ms,
+        checks: report
+            .checks
+            .iter()
+            .map(|c| CheckRow {
+                name: c.name.to_string(),
+                passed: c.passed,
+                elapsed_ms: c.elapsed_ms,
+                detail: c.detail.clone(),
+            })
+            .collect(),
+    });
+    Ok(report)
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

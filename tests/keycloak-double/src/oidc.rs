@@ -457,12 +457,6 @@ fn check_pkce(
 
 // ---------------------------------------------------------------- token grants
 
-/// What consuming a code found (committed before the exchange is checked further).
-enum Consumed {
-    Fresh(crate::model::AuthCode),
-    Illegal,
-}
-
 /// The `authorization_code` grant, in Keycloak's order: client authentication; the code parsed
 /// and consumed (single use, even if the exchange then fails; a second use detaches the client
 /// from the session); expiry; session and user; redirect URI; client; standard flow; PKCE.
@@ -496,6 +490,8 @@ pub async fn authorization_code_grant(
             "Missing parameter: code",
         ));
     };
+    // Consuming the code is committed before the exchange is checked further: `None` is an
+    // unknown or already used code.
     let consumed = app
         .mutate(|s| {
             let realm = s
@@ -506,7 +502,7 @@ pub async fn authorization_code_grant(
             Ok(match realm.codes.get_mut(&code) {
                 Some(c) if !c.used => {
                     c.used = true;
-                    Consumed::Fresh(c.clone())
+                    Some(c.clone())
                 }
                 Some(c) => {
                     // Attempt to use the same code twice invalidates the client session.
@@ -514,13 +510,13 @@ pub async fn authorization_code_grant(
                     if let Some(session) = realm.sessions.get_mut(&sid) {
                         session.clients.retain(|x| x != &cid);
                     }
-                    Consumed::Illegal
+                    None
                 }
-                None => Consumed::Illegal,
+                None => None,
             })
         })
         .await?;
-    let Consumed::Fresh(code) = consumed else {
+    let Some(code) = consumed else {
         return Err(oauth(
             StatusCode::BAD_REQUEST,
             "invalid_grant",

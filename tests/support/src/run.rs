@@ -155,7 +155,11 @@ struct Labelled {
 impl Labelled {
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
-        out.extend(self.containers.iter().map(|(_, n, _)| format!("container {n}")));
+        out.extend(
+            self.containers
+                .iter()
+                .map(|(_, n, _)| format!("container {n}")),
+        );
         out.extend(self.networks.iter().map(|(_, n, _)| format!("network {n}")));
         out.extend(self.volumes.iter().map(|(n, _)| format!("volume {n}")));
         out.extend(
@@ -236,11 +240,7 @@ async fn list_labelled(docker: &Docker, filter: &str) -> anyhow::Result<Labelled
             .into_iter()
             .map(|n| {
                 let v = value(n.labels.as_ref());
-                (
-                    n.id.unwrap_or_default(),
-                    n.name.unwrap_or_default(),
-                    v,
-                )
+                (n.id.unwrap_or_default(), n.name.unwrap_or_default(), v)
             })
             .collect(),
         volumes: volumes
@@ -302,7 +302,10 @@ pub async fn sweep_label(docker: &Docker, filter: &str) -> anyhow::Result<()> {
     let results = join_all(found.volumes.iter().map(|(name, _)| async move {
         gone(
             docker
-                .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().force(true).build()))
+                .remove_volume(
+                    name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
                 .await,
         )
         .map_err(|e| format!("volume `{name}`: {e}"))

@@ -195,8 +195,11 @@ impl ImageSpec {
 
     fn container_config(&self, hash: &str) -> ContainerConfig {
         let c = &self.config;
-        let mut labels: std::collections::HashMap<String, String> =
-            c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut labels: std::collections::HashMap<String, String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         labels.insert(LABEL_STANDIN_HASH.to_string(), hash.to_string());
         let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         ContainerConfig {
@@ -559,7 +562,12 @@ async fn make_rootfs(layout: &Layout, rootfs: &Rootfs, tarball: &Path) -> anyhow
 }
 
 /// `docker import`: POST /images/create?fromSrc=- with the tarball streamed as the body.
-async fn import_tarball(docker: &Docker, tarball: &Path, image: &str, hash: &str) -> anyhow::Result<()> {
+async fn import_tarball(
+    docker: &Docker,
+    tarball: &Path,
+    image: &str,
+    hash: &str,
+) -> anyhow::Result<()> {
     let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
     let file = tokio::fs::File::open(tarball)
         .await
@@ -580,7 +588,9 @@ async fn import_tarball(docker: &Docker, tarball: &Path, image: &str, hash: &str
         .tag(tag)
         .changes(vec![
             format!("LABEL {LABEL_STANDIN_HASH}={hash}"),
-            format!("LABEL {LABEL_DESCRIPTION}=\"iamstack test stand-in base (Debian {SUITE} rootfs)\""),
+            format!(
+                "LABEL {LABEL_DESCRIPTION}=\"iamstack test stand-in base (Debian {SUITE} rootfs)\""
+            ),
         ])
         .build();
     docker
@@ -696,17 +706,27 @@ async fn commit_image(
     files: &[FileEntry],
 ) -> anyhow::Result<()> {
     let hash = spec.hash();
-    let (repo, tag) = spec.image.rsplit_once(':').unwrap_or((&spec.image, "latest"));
+    let (repo, tag) = spec
+        .image
+        .rsplit_once(':')
+        .unwrap_or((&spec.image, "latest"));
     let container = format!(
         "iamstack-standin-build-{}",
         spec.image.replace(['/', ':'], "-")
     );
-    let rm = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let rm = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     // A build container left by a killed build (we hold the lock: nobody else uses it).
     let _ = docker.remove_container(&container, Some(rm.clone())).await;
     docker
         .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&container).build()),
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&container)
+                    .build(),
+            ),
             ContainerCreateBody {
                 image: Some(base.to_string()),
                 cmd: Some(vec!["/bin/true".into()]),
@@ -725,7 +745,11 @@ async fn commit_image(
             )
             .await
             .context("cannot upload the stand-in's files")?;
-        let old = docker.inspect_image(&spec.image).await.ok().and_then(|i| i.id);
+        let old = docker
+            .inspect_image(&spec.image)
+            .await
+            .ok()
+            .and_then(|i| i.id);
         docker
             .commit_container(
                 CommitContainerOptionsBuilder::default()
@@ -787,8 +811,12 @@ pub fn files_hash(files: &[FileEntry]) -> String {
 pub fn double_sources_hash(workspace: &Path) -> anyhow::Result<String> {
     let crate_dir = workspace.join("tests").join("keycloak-double");
     let mut files = Vec::new();
-    collect_files(&crate_dir, &mut files)
-        .with_context(|| format!("cannot read the double's sources in `{}`", crate_dir.display()))?;
+    collect_files(&crate_dir, &mut files).with_context(|| {
+        format!(
+            "cannot read the double's sources in `{}`",
+            crate_dir.display()
+        )
+    })?;
     files.push(workspace.join("Cargo.toml"));
     files.push(workspace.join("Cargo.lock"));
     tree_hash(workspace, &files)
