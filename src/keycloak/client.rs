@@ -499,7 +499,7 @@ impl AdminClient {
                     if !retriable || retry_at >= deadline {
                         return Err(AdminError::Unreachable {
                             url: self.base.to_string(),
-                            cause: error_chain(&e),
+                            cause: transport_cause(&e),
                             budget_s: self.retry_budget.as_secs(),
                         });
                     }
@@ -512,18 +512,17 @@ impl AdminClient {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
+/// The deepest cause of a transport error ("Connection refused (os error 111)"), which says
+/// more than reqwest's "error sending request for url (...)".
+fn transport_cause(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
     }
-    s
+    let mut deepest: &dyn std::error::Error = e;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    deepest.to_string()
 }
 
 #[cfg(test)]
