@@ -1,0 +1,388 @@
+//! [`TestRun`]: a unique id, project name and label per test, and sweeping by that label.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::future::join_all;
+
+use crate::engine::connect;
+use crate::LABEL_TEST_RUN;
+
+/// One per test. Carries a unique id `<pid>-<nanos>` (the pid lets a later run recognise the
+/// leftovers of a run whose process is gone), a unique short project name valid for
+/// `iamstack --project`, and the label `dev.iamstack.test-run=<id>` to pass to `iamstack up
+/// --label` (or to put on objects the test creates itself).
+///
+/// [`TestRun::new`] first sweeps the leftovers of dead runs (objects whose test-run label names a
+/// pid that no longer runs). Dropping it removes every container (forced, with its anonymous
+/// volumes), network, volume and image carrying its label. The drop sweep runs synchronously on a
+/// thread of its own with its own runtime, so it also runs when the test panics, whatever runtime
+/// the test used.
+///
+/// ```no_run
+/// # async fn t() {
+/// let Some(docker) = iamstack_test_support::engine().await else { return };
+/// let run = iamstack_test_support::TestRun::new().await;
+/// // iamstack up --project <run.project()> --label <run.label_arg()> --postgres-port 0 ...
+/// # let _ = (docker, run); }
+/// ```
+#[derive(Debug)]
+pub struct TestRun {
+    id: String,
+    project: String,
+}
+
+impl TestRun {
+    /// A fresh run; sweeps the leftovers of dead runs first. Connects to the engine itself and
+    /// panics if there is none: check [`crate::engine`] first.
+    pub async fn new() -> TestRun {
+        let docker = match connect().await {
+            Ok(docker) => docker,
+            Err(e) => panic!("TestRun needs a Docker engine ({e:#}); call engine() first"),
+        };
+        TestRun::with_engine(&docker).await
+    }
+
+    /// As [`TestRun::new`], with a client the test already has.
+    pub async fn with_engine(docker: &Docker) -> TestRun {
+        let pid = std::process::id();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let run = TestRun {
+            id: format!("{pid}-{nanos}"),
+            project: format!("t{}-{}", base36(u128::from(pid)), base36(nanos)),
+        };
+        if let Err(e) = sweep_dead_runs(docker).await {
+            eprintln!("warning: sweeping the leftovers of dead test runs failed: {e:#}");
+        }
+        // Nothing can carry a label this fresh, but a test must start clean: check, do not assume.
+        if let Err(e) = sweep_label(docker, &run.label_arg()).await {
+            eprintln!("warning: sweeping `{}` failed: {e:#}", run.label_arg());
+        }
+        run
+    }
+
+    /// The run id, `<pid>-<nanos since the epoch>`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A unique project name (`t<pid>-<nanos>`, base 36), valid for `--project`.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// `dev.iamstack.test-run=<id>`: the argument of `iamstack up --label`, and the label filter
+    /// that finds everything this run made.
+    pub fn label_arg(&self) -> String {
+        format!("{LABEL_TEST_RUN}={}", self.id)
+    }
+
+    /// The label as a map, for objects a test creates through bollard itself.
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(LABEL_TEST_RUN.to_string(), self.id.clone())])
+    }
+
+    /// What still carries this run's label, as `kind name` lines (containers, networks, volumes,
+    /// images): tests use it to assert that `down` (or a sweep) left nothing behind.
+    pub async fn leftovers(&self, docker: &Docker) -> anyhow::Result<Vec<String>> {
+        let found = list_labelled(docker, &self.label_arg()).await?;
+        Ok(found.describe())
+    }
+
+    /// Sweep now (the drop sweeps again; a second sweep finds nothing).
+    pub async fn sweep(&self, docker: &Docker) -> anyhow::Result<()> {
+        sweep_label(docker, &self.label_arg()).await
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        let label = self.label_arg();
+        let swept = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build a runtime for the sweep")?;
+            runtime.block_on(async {
+                let docker = connect().await?;
+                sweep_label(&docker, &label).await
+            })
+        })
+        .join();
+        match swept {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: sweeping test run `{}` failed: {e:#}", self.id),
+            Err(_) => eprintln!("warning: the sweep of test run `{}` panicked", self.id),
+        }
+    }
+}
+
+fn base36(mut n: u128) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The objects carrying a label (filter `key` or `key=value`).
+#[derive(Default)]
+struct Labelled {
+    containers: Vec<(String, String, Option<String>)>, // id, name, label value
+    networks: Vec<(String, String, Option<String>)>,
+    volumes: Vec<(String, Option<String>)>,
+    images: Vec<(String, Vec<String>, Option<String>)>, // id, tags, label value
+}
+
+impl Labelled {
+    fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(self.containers.iter().map(|(_, n, _)| format!("container {n}")));
+        out.extend(self.networks.iter().map(|(_, n, _)| format!("network {n}")));
+        out.extend(self.volumes.iter().map(|(n, _)| format!("volume {n}")));
+        out.extend(
+            self.images
+                .iter()
+                .map(|(id, tags, _)| format!("image {}", tags.first().unwrap_or(id))),
+        );
+        out
+    }
+
+    fn values(&self) -> BTreeSet<String> {
+        self.containers
+            .iter()
+            .map(|(_, _, v)| v)
+            .chain(self.networks.iter().map(|(_, _, v)| v))
+            .chain(self.volumes.iter().map(|(_, v)| v))
+            .chain(self.images.iter().map(|(_, _, v)| v))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+async fn list_labelled(docker: &Docker, filter: &str) -> anyhow::Result<Labelled> {
+    let filters = HashMap::from([("label", vec![filter])]);
+    let value = |labels: Option<&HashMap<String, String>>| {
+        labels.and_then(|l| l.get(LABEL_TEST_RUN)).cloned()
+    };
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("cannot list containers")?;
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("cannot list networks")?;
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("cannot list volumes")?;
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("cannot list images")?;
+    Ok(Labelled {
+        containers: containers
+            .into_iter()
+            .map(|c| {
+                let name = c
+                    .names
+                    .as_ref()
+                    .and_then(|n| n.first())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default();
+                let v = value(c.labels.as_ref());
+                (c.id.unwrap_or_default(), name, v)
+            })
+            .collect(),
+        networks: networks
+            .into_iter()
+            .map(|n| {
+                let v = value(n.labels.as_ref());
+                (
+                    n.id.unwrap_or_default(),
+                    n.name.unwrap_or_default(),
+                    v,
+                )
+            })
+            .collect(),
+        volumes: volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                let value = value(Some(&v.labels));
+                (v.name, value)
+            })
+            .collect(),
+        images: images
+            .into_iter()
+            .map(|i| {
+                let v = value(Some(&i.labels));
+                (i.id, i.repo_tags, v)
+            })
+            .collect(),
+    })
+}
+
+/// A 404 means someone else removed it first (e.g. `iamstack down`): that is what we wanted.
+fn gone(r: Result<(), DockerError>) -> Result<(), DockerError> {
+    match r {
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        other => other,
+    }
+}
+
+/// Remove every container (forced, with anonymous volumes), then every network, volume and image
+/// carrying the label `filter` (`key` or `key=value`). Collects every failure; returns the first
+/// with the count.
+pub async fn sweep_label(docker: &Docker, filter: &str) -> anyhow::Result<()> {
+    let found = list_labelled(docker, filter).await?;
+    let mut errors: Vec<String> = Vec::new();
+
+    let rm = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    let results = join_all(found.containers.iter().map(|(id, name, _)| {
+        let rm = rm.clone();
+        async move {
+            gone(docker.remove_container(id, Some(rm)).await)
+                .map_err(|e| format!("container `{name}`: {e}"))
+        }
+    }))
+    .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
+
+    let results = join_all(found.networks.iter().map(|(id, name, _)| async move {
+        gone(docker.remove_network(id).await).map_err(|e| format!("network `{name}`: {e}"))
+    }))
+    .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
+
+    let results = join_all(found.volumes.iter().map(|(name, _)| async move {
+        gone(
+            docker
+                .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().force(true).build()))
+                .await,
+        )
+        .map_err(|e| format!("volume `{name}`: {e}"))
+    }))
+    .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
+
+    for (id, tags, _) in &found.images {
+        let r = docker
+            .remove_image(
+                id,
+                Some(RemoveImageOptionsBuilder::default().force(true).build()),
+                None,
+            )
+            .await
+            .map(|_| ());
+        if let Err(e) = gone(r) {
+            errors.push(format!("image `{}`: {e}", tags.first().unwrap_or(id)));
+        }
+    }
+
+    match errors.first() {
+        None => Ok(()),
+        Some(first) => anyhow::bail!(
+            "{} object(s) labelled `{filter}` could not be removed; first: {first}",
+            errors.len()
+        ),
+    }
+}
+
+/// The pid in a run id `<pid>-<nanos>`, if it has that shape.
+fn run_pid(id: &str) -> Option<u32> {
+    let (pid, nanos) = id.split_once('-')?;
+    nanos.parse::<u128>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid runs on this machine. Without /proc we cannot tell: alive.
+fn pid_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Sweep every test run whose id names a pid that no longer runs here.
+async fn sweep_dead_runs(docker: &Docker) -> anyhow::Result<()> {
+    let found = list_labelled(docker, LABEL_TEST_RUN).await?;
+    for id in found.values() {
+        if run_pid(&id).is_some_and(|pid| !pid_alive(pid)) {
+            eprintln!("sweeping the leftovers of dead test run `{id}`");
+            sweep_label(docker, &format!("{LABEL_TEST_RUN}={id}")).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_carry_the_pid() {
+        assert_eq!(run_pid("1234-1732640000000000000"), Some(1234));
+        assert_eq!(run_pid("my-run"), None);
+        assert_eq!(run_pid("1234"), None);
+    }
+
+    #[test]
+    fn our_own_pid_is_alive_and_one_above_pid_max_is_not() {
+        assert!(pid_alive(std::process::id()));
+        let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4_194_304);
+        assert!(!pid_alive(pid_max + 1));
+    }
+
+    #[test]
+    fn base36_is_lowercase_alphanumeric() {
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+    }
+}
