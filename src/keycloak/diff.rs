@@ -342,9 +342,11 @@ pub fn covers(desired: &Value, current: Option<&Value>) -> bool {
         }
         (Value::Number(d), Some(Value::Number(c))) => d.as_f64() == c.as_f64(),
         (Value::String(d), Some(Value::Bool(_) | Value::Number(_))) => {
-            current.is_some_and(|c| c.to_string() == *d)
+            current.is_some_and(|c| c.to_string().as_str() == d.as_str())
         }
-        (Value::Bool(_) | Value::Number(_), Some(Value::String(c))) => desired.to_string() == *c,
+        (Value::Bool(_) | Value::Number(_), Some(Value::String(c))) => {
+            desired.to_string().as_str() == c.as_str()
+        }
         (d, Some(c)) => d == c,
     }
 }

@@ -547,26 +547,24 @@ fn substitute_all(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), RealmFileError> {
     match v {
-        Value::String(s) => {
-            if s.contains('$') {
-                *s = substitute(s, lookup).map_err(|e| {
-                    let mut err = ctx.error(path, e.to_string());
-                    // The parser can tell the line of the reference itself when the path
-                    // locator cannot (flow style, JSON).
-                    if err.line.is_none() {
-                        let needle = match &e {
-                            SubstError::Undefined { name } => format!("${{{name}"),
-                            SubstError::Malformed { reference } => reference.clone(),
-                        };
-                        err.line = ctx
-                            .text
-                            .lines()
-                            .position(|l| l.contains(&needle))
-                            .map(|i| i + 1);
-                    }
-                    err
-                })?;
-            }
+        Value::String(s) if s.contains('$') => {
+            *s = substitute(s, lookup).map_err(|e| {
+                let mut err = ctx.error(path, e.to_string());
+                // The parser can tell the line of the reference itself when the path
+                // locator cannot (flow style, JSON).
+                if err.line.is_none() {
+                    let needle = match &e {
+                        SubstError::Undefined { name } => format!("${{{name}"),
+                        SubstError::Malformed { reference } => reference.clone(),
+                    };
+                    err.line = ctx
+                        .text
+                        .lines()
+                        .position(|l| l.contains(&needle))
+                        .map(|i| i + 1);
+                }
+                err
+            })?;
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
