@@ -277,6 +277,14 @@ async fn drift_is_repaired_and_reported_as_updated() {
         )
         .await;
     assert_eq!(status, 204);
+    let (status, _) = raw
+        .call(
+            reqwest::Method::PUT,
+            &format!("/admin/realms/testing/users/{uid}"),
+            Some(json!({"lastName": "Someone-Else"})),
+        )
+        .await;
+    assert_eq!(status, 204);
     assert_eq!(
         password_grant(&raw, SECRET, "test-user$123").await,
         401,
@@ -310,9 +318,17 @@ async fn drift_is_repaired_and_reported_as_updated() {
                 "user".into(),
                 "test-user".into(),
                 Action::Updated,
-                vec!["password".into()]
+                vec!["lastName".into(), "password".into()]
             ),
         ]
+    );
+    let user = raw
+        .get("/admin/realms/testing/users?username=test-user&exact=true")
+        .await;
+    assert_eq!(user[0]["lastName"], "User");
+    assert_eq!(
+        user[0]["email"], "test-user@localhost",
+        "the PUT kept the other fields"
     );
 
     let client = raw.client().await;
