@@ -510,12 +510,12 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let mut started_line = format!(
         "Keycloak {KEYCLOAK_VERSION} on JVM (powered by Quarkus 3.20.1) started in {:.3}s. Listening on: http://0.0.0.0:{}",
         started.elapsed().as_secs_f64(),
-        config.http_port
+        serving.http_addr.port()
     );
-    if config.health_enabled {
+    if let Some(addr) = serving.management_addr {
         started_line.push_str(&format!(
             ". Management interface listening on http://0.0.0.0:{}.",
-            config.management_port
+            addr.port()
         ));
     }
     out(&log_line("INFO", "io.quarkus", &started_line));
