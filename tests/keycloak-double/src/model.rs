@@ -143,7 +143,10 @@ impl Client {
         self.fields.get(key).and_then(Value::as_str)
     }
     pub fn bool_field(&self, key: &str) -> bool {
-        self.fields.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.fields
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn enabled(&self) -> bool {
         self.bool_field("enabled")
@@ -266,7 +269,8 @@ impl User {
     /// VERIFY_EMAIL when the realm verifies emails).
     pub fn pending_actions(&self, realm: &Realm) -> Vec<String> {
         let mut actions = self.required_actions.clone();
-        let incomplete = self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
+        let incomplete =
+            self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
         if realm.name != MASTER && incomplete && !actions.iter().any(|a| a == VERIFY_PROFILE) {
             actions.push(VERIFY_PROFILE.to_owned());
         }
@@ -343,7 +347,10 @@ impl State {
             username: admin_user.to_lowercase(),
             enabled: true,
             created_timestamp: now_ms,
-            attributes: BTreeMap::from([("is_temporary_admin".to_owned(), vec!["true".to_owned()])]),
+            attributes: BTreeMap::from([(
+                "is_temporary_admin".to_owned(),
+                vec!["true".to_owned()],
+            )]),
             password: Some(PasswordCredential::new(admin_password, now_ms)),
             realm_roles: vec!["admin".to_owned(), "create-realm".to_owned()],
             ..User::default()
@@ -561,10 +568,16 @@ impl Realm {
         self.settings.get(key)
     }
     pub fn bool_setting(&self, key: &str) -> bool {
-        self.settings.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.settings
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn int_setting(&self, key: &str, default: u64) -> u64 {
-        self.settings.get(key).and_then(Value::as_u64).unwrap_or(default)
+        self.settings
+            .get(key)
+            .and_then(Value::as_u64)
+            .unwrap_or(default)
     }
     pub fn enabled(&self) -> bool {
         self.bool_setting("enabled")
@@ -749,7 +762,9 @@ mod tests {
         assert_eq!(admin.attributes["is_temporary_admin"], vec!["true"]);
         assert!(master.client_by_client_id("master-realm").is_some());
         let cli = master.client_by_client_id(ADMIN_CLI).expect("admin-cli");
-        assert!(cli.is_public() && cli.direct_access_grants_enabled() && !cli.standard_flow_enabled());
+        assert!(
+            cli.is_public() && cli.direct_access_grants_enabled() && !cli.standard_flow_enabled()
+        );
     }
 
     #[test]
@@ -757,11 +772,22 @@ mod tests {
         let realm = Realm::new("testing", None, 0);
         assert!(!realm.enabled());
         assert_eq!(realm.access_token_lifespan(), 300);
-        let mut ids: Vec<_> = realm.clients.iter().map(|c| c.client_id().to_owned()).collect();
+        let mut ids: Vec<_> = realm
+            .clients
+            .iter()
+            .map(|c| c.client_id().to_owned())
+            .collect();
         ids.sort();
         assert_eq!(
             ids,
-            ["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"]
+            [
+                "account",
+                "account-console",
+                "admin-cli",
+                "broker",
+                "realm-management",
+                "security-admin-console"
+            ]
         );
     }
 

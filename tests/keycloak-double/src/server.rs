@@ -198,11 +198,17 @@ async fn record_and_negotiate(
 }
 
 async fn not_found() -> ApiError {
-    ApiError::c(StatusCode::NOT_FOUND, "Unable to find matching target resource method")
+    ApiError::c(
+        StatusCode::NOT_FOUND,
+        "Unable to find matching target resource method",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::c(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed")
+    ApiError::c(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
 }
 
 /// The main (port 8080) router.
@@ -358,7 +364,12 @@ pub async fn start(config: DoubleConfig) -> anyhow::Result<RunningDouble> {
         .health_enabled
         .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let app = Shared::new(config, state, Store::Memory, clock, None);
-    let serving = Serving::bind(app.clone(), SocketAddr::from(([127, 0, 0, 1], 0)), management).await?;
+    let serving = Serving::bind(
+        app.clone(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        management,
+    )
+    .await?;
     Ok(RunningDouble { app, serving })
 }
 

@@ -104,7 +104,11 @@ pub fn grant(
     now: u64,
 ) -> Result<Value, ApiError> {
     if !realm.enabled() {
-        return Err(oauth_error(StatusCode::FORBIDDEN, "access_denied", "Realm not enabled"));
+        return Err(oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "Realm not enabled",
+        ));
     }
     let Some(grant_type) = form.get("grant_type") else {
         return Err(oauth_error(
@@ -151,7 +155,10 @@ pub fn authenticate_client(
         });
     let (client_id, secret) = match basic {
         Some((id, secret)) => (Some(id), Some(secret)),
-        None => (form.get("client_id").cloned(), form.get("client_secret").cloned()),
+        None => (
+            form.get("client_id").cloned(),
+            form.get("client_secret").cloned(),
+        ),
     };
     let Some(client_id) = client_id else {
         return Err(oauth_error(
@@ -175,7 +182,11 @@ pub fn authenticate_client(
     if client.is_confidential() {
         let ok = matches!((client.secret(), secret.as_deref()), (Some(a), Some(b)) if a == b);
         if !ok {
-            return Err(oauth_error(StatusCode::UNAUTHORIZED, "unauthorized_client", invalid));
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized_client",
+                invalid,
+            ));
         }
     }
     Ok(client.clone())
@@ -222,14 +233,22 @@ fn password_grant(
         .ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", invalid))?
         .clone();
     if !user.enabled {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Account disabled"));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Account disabled",
+        ));
     }
     let password_ok = match (&user.password, form.get("password")) {
         (Some(cred), Some(given)) => cred.verify(given),
         _ => false,
     };
     if !password_ok {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", invalid));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            invalid,
+        ));
     }
     if !user.pending_actions(realm).is_empty() {
         return Err(oauth_error(
@@ -264,7 +283,13 @@ fn refresh_grant(
             "Missing parameter: refresh_token",
         ));
     };
-    let invalid = || oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh token");
+    let invalid = || {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Invalid refresh token",
+        )
+    };
     let keys = realm.keys.clone().ok_or_else(invalid)?;
     let claims = decode_claims(
         token,
@@ -288,7 +313,11 @@ fn refresh_grant(
     }
     let sid = claims.get("sid").and_then(Value::as_str).unwrap_or("");
     let session = active_session(realm, sid, now).ok_or_else(|| {
-        oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Session not active")
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Session not active",
+        )
     })?;
     let user = realm
         .user_by_id(&session.user_id)
@@ -422,7 +451,10 @@ pub fn issue_tokens(
         id.insert("acr".into(), json!("1"));
         add_user_claims(&mut id, realm, user, scope);
         if let Value::Object(map) = &mut response {
-            map.insert("id_token".into(), json!(sign_rs256(keys, &Value::Object(id))?));
+            map.insert(
+                "id_token".into(),
+                json!(sign_rs256(keys, &Value::Object(id))?),
+            );
         }
     }
     Ok(response)
