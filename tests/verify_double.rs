@@ -1,10 +1,14 @@
-//! `verify` end to end against the in-process Keycloak double with the reference realm
-//! provisioned through its admin API: everything passes on the reference setup, and each
-//! misconfiguration breaks exactly the checks it should, with an explanation.
+//! `verify` end to end against the in-process Keycloak double with the reference realm file
+//! provisioned by iamstack's provisioner: everything passes on the reference setup, and each
+//! misconfiguration (made behind the file's back, through the admin API, as an admin would in
+//! the console) breaks exactly the checks it should, with an explanation.
 
 use std::process::Command;
 use std::time::Instant;
 
+use iamstack::commands::verify::{target_for, Choice};
+use iamstack::config::AdminCredentials;
+use iamstack::keycloak::{self, parse_realm_file, RealmFile, BUILTIN_REALM};
 use iamstack::report::{Mode, Reporter};
 use iamstack::verify::{self, VerifyReport, VerifyTarget, CHECKS};
 use keycloak_double::{start, DoubleConfig, RunningDouble};
@@ -13,54 +17,40 @@ use url::Url;
 
 const SECRET: &str = "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6";
 
-fn reference_realm(last_name: bool) -> Value {
-    let mut user = json!({
-        "username": "test-user", "enabled": true, "email": "test-user@localhost",
-        "firstName": "Test", "lastName": "User",
-        "credentials": [{"type": "password", "value": "test-user$123", "temporary": false}]
-    });
-    if !last_name {
-        user.as_object_mut().unwrap().remove("lastName");
-    }
-    json!({
-        "realm": "testing", "enabled": true, "displayName": "Testing",
-        "clients": [{
-            "clientId": "test-client", "name": "Test client", "protocol": "openid-connect",
-            "publicClient": false, "secret": SECRET, "enabled": true,
-            "standardFlowEnabled": true, "directAccessGrantsEnabled": true,
-            "serviceAccountsEnabled": true, "implicitFlowEnabled": false,
-            "rootUrl": "http://localhost:5000/", "redirectUris": ["http://localhost:5000/*"],
-            "webOrigins": ["http://localhost:5000"],
-            "attributes": {"post.logout.redirect.uris": "+"}
-        }],
-        "users": [user]
-    })
+/// The built-in realm file (the reference setup), optionally without the user's last name.
+fn reference_realm(last_name: bool) -> Vec<RealmFile> {
+    let text = if last_name {
+        BUILTIN_REALM.to_string()
+    } else {
+        BUILTIN_REALM.replace("    lastName: User\n", "")
+    };
+    assert_eq!(text.contains("lastName"), last_name);
+    vec![parse_realm_file(&text, "testing.yaml", false, &|_| None).expect("the built-in realm parses")]
 }
 
 struct Stack {
     double: RunningDouble,
     http: reqwest::Client,
+    realms: Vec<RealmFile>,
 }
 
 impl Stack {
-    async fn new(realm: Value) -> Stack {
-        let double = start(DoubleConfig::default())
+    /// A double with the realm provisioned by iamstack's own provisioner.
+    async fn new(realms: Vec<RealmFile>) -> Stack {
+        let double = start(DoubleConfig::default()).await.expect("the double starts");
+        let url = Url::parse(&double.base_url()).unwrap();
+        let admin = AdminCredentials {
+            username: "admin".into(),
+            password: "kc_admin$123".into(),
+        };
+        keycloak::apply(&url, &admin, &realms, false, &Reporter::new(Mode::Plain))
             .await
-            .expect("the double starts");
-        let s = Stack {
+            .expect("the realm is provisioned");
+        Stack {
             double,
             http: reqwest::Client::new(),
-        };
-        let r = s
-            .http
-            .post(format!("{}/admin/realms", s.double.base_url()))
-            .bearer_auth(s.admin_token().await)
-            .json(&realm)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        s
+            realms,
+        }
     }
 
     async fn admin_token(&self) -> String {
@@ -148,18 +138,15 @@ impl Stack {
         assert_eq!(r.status(), 200);
     }
 
+    /// What `iamstack verify` checks by default, from the realm files.
     fn target(&self) -> VerifyTarget {
-        VerifyTarget {
-            keycloak_url: Url::parse(&self.double.base_url()).unwrap(),
-            realm: "testing".into(),
-            client_id: "test-client".into(),
-            client_secret: SECRET.into(),
-            username: "test-user".into(),
-            password: "test-user$123".into(),
-            redirect_uri: "http://localhost:5000/callback".into(),
-            post_logout_redirect_uri: "http://localhost:5000/".into(),
-            expected_hostname: Some("localhost".into()),
-        }
+        target_for(
+            &self.realms,
+            Choice::default(),
+            Url::parse(&self.double.base_url()).unwrap(),
+            Some("localhost".into()),
+        )
+        .expect("a target from the realm file")
     }
 
     async fn verify(&self, target: &VerifyTarget) -> VerifyReport {
@@ -394,6 +381,7 @@ fn iamstack(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_iamstack"))
         .args(args)
         .env_remove("CI")
+        .env_remove("TEST_CLIENT_SECRET")
         .output()
         .expect("iamstack runs")
 }

@@ -381,42 +381,57 @@ fn err(line: &str) {
     eprintln!("{line}");
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn stop_signal() {
+/// SIGTERM/SIGINT listeners, registered once at start so that no signal is lost between phases.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-/// Sleeps `d`, or returns `false` early when a stop signal arrives.
-async fn boot_pause(d: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = stop_signal() => false,
+impl StopSignal {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Resolves on SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = &mut self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+
+    /// Sleeps `d`, or returns `false` early when a stop signal arrives.
+    async fn pause(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.recv() => false,
+        }
     }
 }
 
 /// Runs the container form to completion; returns the process exit code.
 pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
+    let mut stop = StopSignal::register();
     let config = match parse(&args, &env) {
         Ok(c) => c,
         Err(exit) => {
@@ -433,7 +448,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     };
     if augment > Duration::ZERO {
         augmentation_lines().iter().for_each(|l| out(l));
-        if !boot_pause(augment).await {
+        if !stop.pause(augment).await {
             return 0;
         }
         out(&log_line(
@@ -526,7 +541,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             state
         }
     };
-    if !boot_pause(rest).await {
+    if !stop.pause(rest).await {
         return 0;
     }
     let double_config = DoubleConfig {
@@ -560,12 +575,12 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let mut started_line = format!(
         "Keycloak {KEYCLOAK_VERSION} on JVM (powered by Quarkus 3.20.1) started in {:.3}s. Listening on: http://0.0.0.0:{}",
         started.elapsed().as_secs_f64(),
-        config.http_port
+        serving.http_addr.port()
     );
-    if config.health_enabled {
+    if let Some(addr) = serving.management_addr {
         started_line.push_str(&format!(
             ". Management interface listening on http://0.0.0.0:{}.",
-            config.management_port
+            addr.port()
         ));
     }
     out(&log_line("INFO", "io.quarkus", &started_line));
@@ -585,7 +600,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             "Running the server in development mode. DO NOT use this configuration in production.",
         ));
     }
-    stop_signal().await;
+    stop.recv().await;
     let stopping = std::time::Instant::now();
     serving.shutdown(Duration::from_millis(300)).await;
     out(&log_line(
