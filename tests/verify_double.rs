@@ -25,7 +25,8 @@ fn reference_realm(last_name: bool) -> Vec<RealmFile> {
         BUILTIN_REALM.replace("    lastName: User\n", "")
     };
     assert_eq!(text.contains("lastName"), last_name);
-    vec![parse_realm_file(&text, "testing.yaml", false, &|_| None).expect("the built-in realm parses")]
+    vec![parse_realm_file(&text, "testing.yaml", false, &|_| None)
+        .expect("the built-in realm parses")]
 }
 
 struct Stack {
@@ -37,7 +38,9 @@ struct Stack {
 impl Stack {
     /// A double with the realm provisioned by iamstack's own provisioner.
     async fn new(realms: Vec<RealmFile>) -> Stack {
-        let double = start(DoubleConfig::default()).await.expect("the double starts");
+        let double = start(DoubleConfig::default())
+            .await
+            .expect("the double starts");
         let url = Url::parse(&double.base_url()).unwrap();
         let admin = AdminCredentials {
             username: "admin".into(),

@@ -97,11 +97,13 @@ pub fn target_for(
     })?;
     let user = match choice.user {
         Some(name) => realm.user(name).ok_or_else(|| {
-            invalid(format!("user `{name}` is not in realm `{realm_name}`'s file"))
+            invalid(format!(
+                "user `{name}` is not in realm `{realm_name}`'s file"
+            ))
         })?,
-        None => realm.primary_user().ok_or_else(|| {
-            invalid(format!("realm `{realm_name}`'s file has no user to check"))
-        })?,
+        None => realm
+            .primary_user()
+            .ok_or_else(|| invalid(format!("realm `{realm_name}`'s file has no user to check")))?,
     };
     let password = user.password().ok_or_else(|| {
         invalid(format!(
@@ -212,7 +214,10 @@ users:
     #[test]
     fn defaults_pick_the_first_confidential_client_and_user_with_a_password() {
         let t = target_for(&[realm(TWO)], Choice::default(), url(), None).unwrap();
-        assert_eq!((t.client_id.as_str(), t.client_secret.as_str()), ("api", "s3cret"));
+        assert_eq!(
+            (t.client_id.as_str(), t.client_secret.as_str()),
+            ("api", "s3cret")
+        );
         assert_eq!(t.username, "alice");
         assert_eq!(t.redirect_uri, "http://localhost:7000/cb");
         // No post.logout.redirect.uris: the site root, which Keycloak will refuse (and say so).
@@ -223,10 +228,34 @@ users:
     fn choices_that_cannot_be_checked_are_configuration_errors() {
         let realms = [realm(TWO)];
         for (choice, needle) in [
-            (Choice { realm: Some("nope"), ..Choice::default() }, "realm `nope` is not in the realm files"),
-            (Choice { client: Some("spa"), ..Choice::default() }, "not confidential"),
-            (Choice { client: Some("x"), ..Choice::default() }, "client `x` is not in realm `two`"),
-            (Choice { user: Some("nopass"), ..Choice::default() }, "no password in the realm file"),
+            (
+                Choice {
+                    realm: Some("nope"),
+                    ..Choice::default()
+                },
+                "realm `nope` is not in the realm files",
+            ),
+            (
+                Choice {
+                    client: Some("spa"),
+                    ..Choice::default()
+                },
+                "not confidential",
+            ),
+            (
+                Choice {
+                    client: Some("x"),
+                    ..Choice::default()
+                },
+                "client `x` is not in realm `two`",
+            ),
+            (
+                Choice {
+                    user: Some("nopass"),
+                    ..Choice::default()
+                },
+                "no password in the realm file",
+            ),
         ] {
             let err = target_for(&realms, choice, url(), None).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 7);

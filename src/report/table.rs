@@ -87,12 +87,12 @@ mod tests {
             ),
         ]);
         let expected = "\
-CHECK      RESULT    TIME  DETAIL
-discovery  pass     12 ms  issuer http://localhost:8080/realms/testing
-password   FAIL     1.5 s  token request: no tokens
-                           request: POST http://x/token (grant_type=password)
-                           Keycloak answered 400 {\"error\":\"unauthorized_client\"}
-                           likely cause: direct access grants are off
+CHECK      RESULT   TIME  DETAIL
+discovery  pass    12 ms  issuer http://localhost:8080/realms/testing
+password   FAIL    1.5 s  token request: no tokens
+                          request: POST http://x/token (grant_type=password)
+                          Keycloak answered 400 {\"error\":\"unauthorized_client\"}
+                          likely cause: direct access grants are off
 1 passed, 1 failed (1.5 s)
 ";
         assert_eq!(table, expected);
