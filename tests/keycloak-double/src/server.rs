@@ -1,0 +1,425 @@
+//! Serving: shared state, the request record, the routers (main and management), and the
+//! in-process handle [`RunningDouble`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::http::{accepts_html, html_error_page, ApiError, HtmlCapable};
+use crate::model::{RealmKeys, State};
+use crate::store::Store;
+
+/// Which status a duplicate realm name gets: 409 from 26.2.5 on, 400 in 26.2.0–26.2.4
+/// (keycloak#39753, fixed by keycloak#39974).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RealmConflict {
+    #[default]
+    Status409,
+    Status400,
+}
+
+/// Settings of one double.
+#[derive(Clone, Debug)]
+pub struct DoubleConfig {
+    /// Bootstrap admin (`KC_BOOTSTRAP_ADMIN_USERNAME`), created only for an empty state.
+    pub admin_user: String,
+    /// Bootstrap admin password (`KC_BOOTSTRAP_ADMIN_PASSWORD`).
+    pub admin_password: String,
+    /// `KC_HOSTNAME`: the host forced into issuers.
+    pub hostname: String,
+    pub realm_conflict: RealmConflict,
+    /// `KC_HEALTH_ENABLED`: serve `/health*` on a second (management) listener.
+    pub health_enabled: bool,
+}
+
+impl Default for DoubleConfig {
+    fn default() -> Self {
+        Self {
+            admin_user: "admin".into(),
+            admin_password: "kc_admin$123".into(),
+            hostname: "localhost".into(),
+            realm_conflict: RealmConflict::Status409,
+            health_enabled: true,
+        }
+    }
+}
+
+/// One request the double served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub remote: Option<SocketAddr>,
+}
+
+/// Called once per served request (the container form logs with it).
+pub type RequestHook = Arc<dyn Fn(&RecordedRequest) + Send + Sync>;
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub config: DoubleConfig,
+    pub state: tokio::sync::Mutex<State>,
+    pub store: Store,
+    pub clock: Clock,
+    pub requests: StdMutex<Vec<RecordedRequest>>,
+    pub on_request: Option<RequestHook>,
+    pub started_ms: u64,
+}
+
+pub type AppState = Arc<Shared>;
+
+impl Shared {
+    pub fn new(
+        config: DoubleConfig,
+        state: State,
+        store: Store,
+        clock: Clock,
+        on_request: Option<RequestHook>,
+    ) -> AppState {
+        let started_ms = clock.now_ms();
+        Arc::new(Self {
+            config,
+            state: tokio::sync::Mutex::new(state),
+            store,
+            clock,
+            requests: StdMutex::new(Vec::new()),
+            on_request,
+            started_ms,
+        })
+    }
+
+    /// Runs `f` on the state as one transaction: on `Err` the state is rolled back; on `Ok` the
+    /// new state is persisted (and rolled back if persisting fails).
+    pub async fn mutate<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self.state.lock().await;
+        let backup = guard.clone();
+        match f(&mut guard) {
+            Ok(value) => {
+                if self.store.save(&guard).await.is_err() {
+                    *guard = backup;
+                    return Err(ApiError::server_error());
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                *guard = backup;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the state.
+    pub async fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        let guard = self.state.lock().await;
+        f(&guard)
+    }
+
+    /// Makes sure the realm has its keys, generating them off the runtime if missing.
+    /// A missing realm gives `404 {"error":"Realm does not exist"}`.
+    pub async fn ensure_keys(&self, realm: &str) -> Result<(), ApiError> {
+        let needs = self
+            .read(|s| s.realm(realm).map(|r| r.keys.is_none()))
+            .await
+            .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
+        if !needs {
+            return Ok(());
+        }
+        let keys = tokio::task::spawn_blocking(RealmKeys::generate)
+            .await
+            .map_err(|_| ApiError::server_error())?
+            .map_err(|_| ApiError::server_error())?;
+        self.mutate(|s| {
+            if let Some(r) = s.realm_mut(realm) {
+                if r.keys.is_none() {
+                    r.keys = Some(keys);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        if let Some(hook) = &self.on_request {
+            hook(&request);
+        }
+        if let Ok(mut list) = self.requests.lock() {
+            list.push(request);
+        }
+    }
+}
+
+/// Records every request, and turns shape-C errors into the HTML page for HTML clients.
+async fn record_and_negotiate(
+    AxumState(app): AxumState<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let remote = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let html = accepts_html(request.headers());
+    let mut response = next.run(request).await;
+    if html {
+        if let Some(HtmlCapable(message)) = response.extensions().get::<HtmlCapable>().cloned() {
+            response = html_error_page(response.status(), &message);
+        }
+    }
+    app.record(RecordedRequest {
+        method,
+        path,
+        query,
+        status: response.status().as_u16(),
+        remote,
+    });
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::c(
+        StatusCode::NOT_FOUND,
+        "Unable to find matching target resource method",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::c(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
+}
+
+/// The main (port 8080) router.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .merge(crate::admin::routes())
+        .route("/realms/{realm}", get(crate::admin::realm_public_info))
+        .route(
+            "/realms/{realm}/protocol/openid-connect/token",
+            post(crate::token::token_endpoint),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            record_and_negotiate,
+        ))
+        .with_state(app)
+}
+
+/// The management (port 9000) router: health only.
+pub fn management_router(app: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health_all).head(health_all))
+        .route("/health/ready", get(health_ready).head(health_ready))
+        .route("/health/live", get(health_live).head(health_live))
+        .route("/health/started", get(health_live).head(health_live))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            record_and_negotiate,
+        ))
+        .with_state(app)
+}
+
+fn health_response(up: bool, checks: serde_json::Value) -> Response {
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    crate::http::json_response(
+        status,
+        &json!({ "status": if up { "UP" } else { "DOWN" }, "checks": checks }),
+    )
+}
+
+async fn db_check(app: &AppState) -> (bool, serde_json::Value) {
+    let up = app.store.healthy().await;
+    (
+        up,
+        json!([{ "name": "Keycloak database connections health check",
+                 "status": if up { "UP" } else { "DOWN" } }]),
+    )
+}
+
+async fn health_ready(AxumState(app): AxumState<AppState>) -> Response {
+    let (up, checks) = db_check(&app).await;
+    health_response(up, checks)
+}
+
+async fn health_all(AxumState(app): AxumState<AppState>) -> Response {
+    let (up, checks) = db_check(&app).await;
+    health_response(up, checks)
+}
+
+async fn health_live() -> Response {
+    health_response(true, json!([]))
+}
+
+/// Listeners that serve until shut down.
+pub struct Serving {
+    pub http_addr: SocketAddr,
+    pub management_addr: Option<SocketAddr>,
+    shutdown: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Binds and serves `app` on `http` (and on `management` when health is enabled).
+    pub async fn bind(
+        app: AppState,
+        http: SocketAddr,
+        management: Option<SocketAddr>,
+    ) -> anyhow::Result<Self> {
+        let mut serving = Serving {
+            http_addr: http,
+            management_addr: None,
+            shutdown: Vec::new(),
+            tasks: Vec::new(),
+        };
+        let listener = TcpListener::bind(http).await?;
+        serving.http_addr = listener.local_addr()?;
+        serving.spawn(listener, router(app.clone()));
+        if let Some(addr) = management {
+            let listener = TcpListener::bind(addr).await?;
+            serving.management_addr = Some(listener.local_addr()?);
+            serving.spawn(listener, management_router(app));
+        }
+        Ok(serving)
+    }
+
+    fn spawn(&mut self, listener: TcpListener, router: Router) {
+        let (tx, rx) = oneshot::channel::<()>();
+        self.shutdown.push(tx);
+        self.tasks.push(tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        }));
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to `grace`), then aborts.
+    pub async fn shutdown(mut self, grace: Duration) {
+        for tx in self.shutdown.drain(..) {
+            let _ = tx.send(());
+        }
+        for task in self.tasks.drain(..) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(grace, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        for tx in self.shutdown.drain(..) {
+            let _ = tx.send(());
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A double served in-process on ephemeral 127.0.0.1 ports, with an in-memory state. Shuts down
+/// when dropped.
+pub struct RunningDouble {
+    app: AppState,
+    serving: Serving,
+}
+
+/// Starts an in-process double: master realm with the configured bootstrap admin, in memory.
+pub async fn start(config: DoubleConfig) -> anyhow::Result<RunningDouble> {
+    let clock = Clock::default();
+    let state = State::bootstrap(&config.admin_user, &config.admin_password, clock.now_ms());
+    let management = config
+        .health_enabled
+        .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let app = Shared::new(config, state, Store::Memory, clock, None);
+    let serving = Serving::bind(
+        app.clone(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        management,
+    )
+    .await?;
+    Ok(RunningDouble { app, serving })
+}
+
+impl RunningDouble {
+    /// e.g. `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.serving.http_addr)
+    }
+
+    /// The management interface (health), when enabled.
+    pub fn management_url(&self) -> Option<String> {
+        self.serving.management_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// Every request served so far (both listeners), oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app
+            .requests
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn clear_requests(&self) {
+        if let Ok(mut l) = self.app.requests.lock() {
+            l.clear();
+        }
+    }
+
+    /// Moves the double's clock forward (token and session expiry without sleeping).
+    pub fn advance_clock(&self, by: Duration) {
+        self.app.clock.advance(by);
+    }
+
+    /// A copy of the whole state (for assertions).
+    pub async fn snapshot(&self) -> State {
+        self.app.read(State::clone).await
+    }
+
+    /// The shared state, for modules layered on top (e.g. OIDC) and white-box tests.
+    pub fn shared(&self) -> &AppState {
+        &self.app
+    }
+
+    pub fn config(&self) -> &DoubleConfig {
+        &self.app.config
+    }
+}
+
+/// Headers helper for handlers needing the request's frontend base URL.
+pub fn base_of(app: &AppState, headers: &HeaderMap) -> String {
+    crate::token::frontend_base(headers, &app.config.hostname)
+}
