@@ -876,12 +876,20 @@ async fn commit_image(
     result
 }
 
-/// Remove the image `image` pointed at before (`old`) if it is now untagged and unused; the engine
-/// refuses (and we leave it) when a container uses it or another tag still names it.
+/// Remove the image `image` pointed at before (`old`) if no tag names it any more. Tags are
+/// checked first: deleting by id would also delete every tag of one repository at once (the
+/// engine's rule), e.g. another worktree's exact build. The engine refuses (and we leave it) when
+/// a container uses it.
 async fn remove_replaced(docker: &Docker, old: Option<String>, image: &str) {
     let Some(old) = old else { return };
-    let new = docker.inspect_image(image).await.ok().and_then(|i| i.id);
-    if new.as_deref() == Some(old.as_str()) {
+    if image_id(docker, image).await.as_deref() == Some(old.as_str()) {
+        return;
+    }
+    let tagged = match docker.inspect_image(&old).await {
+        Ok(info) => !info.repo_tags.unwrap_or_default().is_empty(),
+        Err(_) => return,
+    };
+    if tagged {
         return;
     }
     let _ = docker
