@@ -436,7 +436,8 @@ async fn ensure_many(
 /// Make the plain name (`iamstack-test/postgres:17`) point at the exact build, for people and
 /// the README's demo; tests use the exact name, which nobody else moves.
 async fn point_plain_tag(docker: &Docker, spec: &ImageSpec) -> anyhow::Result<()> {
-    if image_hash(docker, &spec.image).await? == Some(spec.hash()) {
+    let old = image_id(docker, &spec.image).await;
+    if old.is_some() && old == image_id(docker, &spec.exact_image()).await {
         return Ok(());
     }
     let (repo, tag) = split_ref(&spec.image);
@@ -451,7 +452,14 @@ async fn point_plain_tag(docker: &Docker, spec: &ImageSpec) -> anyhow::Result<()
             ),
         )
         .await
-        .with_context(|| format!("cannot tag `{}` as `{}`", spec.exact_image(), spec.image))
+        .with_context(|| format!("cannot tag `{}` as `{}`", spec.exact_image(), spec.image))?;
+    // An image left without any tag (e.g. built before exact tags existed) is dead weight.
+    remove_replaced(docker, old, &spec.image).await;
+    Ok(())
+}
+
+async fn image_id(docker: &Docker, image: &str) -> Option<String> {
+    docker.inspect_image(image).await.ok().and_then(|i| i.id)
 }
 
 /// How many exact builds of one stand-in to keep (they share the base layer: each costs only
@@ -868,11 +876,20 @@ async fn commit_image(
     result
 }
 
-/// Remove the base image a re-import replaced (now untagged), unless something still uses it.
+/// Remove the image `image` pointed at before (`old`) if no tag names it any more. Tags are
+/// checked first: deleting by id would also delete every tag of one repository at once (the
+/// engine's rule), e.g. another worktree's exact build. The engine refuses (and we leave it) when
+/// a container uses it.
 async fn remove_replaced(docker: &Docker, old: Option<String>, image: &str) {
     let Some(old) = old else { return };
-    let new = docker.inspect_image(image).await.ok().and_then(|i| i.id);
-    if new.as_deref() == Some(old.as_str()) {
+    if image_id(docker, image).await.as_deref() == Some(old.as_str()) {
+        return;
+    }
+    let tagged = match docker.inspect_image(&old).await {
+        Ok(info) => !info.repo_tags.unwrap_or_default().is_empty(),
+        Err(_) => return,
+    };
+    if tagged {
         return;
     }
     let _ = docker

@@ -264,8 +264,7 @@ async fn postgres_standin_serves_tcp_logins_only_after_its_unix_socket_only_init
     // Host connections need the password (scram-sha-256 in pg_hba, not trust).
     let wrong = login(pg.port, "not-the-password")
         .await
-        .err()
-        .expect("a wrong password is refused");
+        .expect_err("a wrong password is refused");
     assert_eq!(wrong.code(), Some(&SqlState::INVALID_PASSWORD), "{wrong}");
 }
 

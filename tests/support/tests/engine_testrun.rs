@@ -10,8 +10,11 @@ use bollard::Docker;
 use iamstack_test_support::standin::{self, Layout};
 use iamstack_test_support::{engine, labelled_objects, sweep_label, TestRun, LABEL_TEST_RUN};
 
-/// A running container, a network and a volume, all labelled `labels`, named after `prefix`.
-async fn make_objects(docker: &Docker, prefix: &str, labels: HashMap<String, String>) {
+/// A container, a network and a volume, all labelled `labels`, named after `prefix`. `wired`: the
+/// container uses the volume and network and runs. Unwired objects are independent of each other,
+/// so a concurrent sweep (any test process starting a `TestRun` sweeps dead runs) can take any of
+/// them at any moment without breaking the creation of the others.
+async fn make_objects(docker: &Docker, prefix: &str, labels: HashMap<String, String>, wired: bool) {
     let image = standin::ensure_rootfs_image(docker, &Layout::discover(), &standin::ROOTFS_MINBASE)
         .await
         .expect("the minbase image");
@@ -39,7 +42,7 @@ async fn make_objects(docker: &Docker, prefix: &str, labels: HashMap<String, Str
                 image: Some(image),
                 cmd: Some(vec!["sleep".into(), "infinity".into()]),
                 labels: Some(labels),
-                host_config: Some(bollard::models::HostConfig {
+                host_config: wired.then(|| bollard::models::HostConfig {
                     binds: Some(vec![format!("{prefix}-vol:/data")]),
                     network_mode: Some(format!("{prefix}-net")),
                     ..Default::default()
@@ -49,10 +52,12 @@ async fn make_objects(docker: &Docker, prefix: &str, labels: HashMap<String, Str
         )
         .await
         .expect("create a container");
-    docker
-        .start_container(&name, None)
-        .await
-        .expect("start the container");
+    if wired {
+        docker
+            .start_container(&name, None)
+            .await
+            .expect("start the container");
+    }
 }
 
 #[tokio::test]
@@ -68,7 +73,7 @@ async fn a_test_run_sweeps_its_objects_when_the_test_panics() {
         runtime.block_on(async {
             let run = TestRun::new().await;
             let docker = iamstack_test_support::connect().await.expect("engine");
-            make_objects(&docker, run.project(), run.labels()).await;
+            make_objects(&docker, run.project(), run.labels(), true).await;
             let made = run.leftovers(&docker).await.expect("list");
             tx.send((run.label_arg(), made)).expect("send");
             panic!("deliberate failure inside a test holding a TestRun");
@@ -104,8 +109,8 @@ async fn a_new_test_run_sweeps_dead_runs_and_spares_live_ones() {
     let dead_label = format!("{LABEL_TEST_RUN}={dead}");
     let live_label = format!("{LABEL_TEST_RUN}={live}");
     let labels = |id: &str| HashMap::from([(LABEL_TEST_RUN.to_string(), id.to_string())]);
-    make_objects(&docker, &format!("dead{nanos}"), labels(&dead)).await;
-    make_objects(&docker, &format!("live{nanos}"), labels(&live)).await;
+    make_objects(&docker, &format!("dead{nanos}"), labels(&dead), false).await;
+    make_objects(&docker, &format!("live{nanos}"), labels(&live), true).await;
 
     let run = TestRun::with_engine(&docker).await;
 
