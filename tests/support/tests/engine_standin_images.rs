@@ -98,8 +98,8 @@ async fn the_keycloak_double_image_runs_the_double_binary_as_kc_sh() {
         .await
         .expect("create a container of the image");
     let (mode, content) = download(&docker, &name, "/opt/keycloak/bin/kc.sh").await;
-    let built = std::fs::read(layout.cargo_target().join("release/keycloak-double"))
-        .expect("the double's release binary");
+    let built = std::fs::read(layout.cargo_target().join("standin/keycloak-double"))
+        .expect("the double's stand-in build");
     assert_eq!(
         sha256(&content),
         sha256(&built),
