@@ -1,6 +1,47 @@
-use crate::cli::ApplyArgs;
-use crate::report::Reporter;
+//! `iamstack apply`: provision the realm files into a running Keycloak (any Keycloak, local or
+//! remote, no Docker needed). `up` ends by calling the same library code.
 
-pub async fn run(_args: ApplyArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
-    anyhow::bail!("`iamstack apply` is not implemented yet")
+use crate::cli::{ApplyArgs, KeycloakTarget};
+use crate::config::{AdminCredentials, EnvFile};
+use crate::error::{fail, Kind};
+use crate::keycloak;
+use crate::report::{Event, Reporter};
+
+/// Keycloak's base URL when `--keycloak-url` is not given.
+pub const DEFAULT_KEYCLOAK_URL: &str = "http://localhost:8080";
+
+/// The Keycloak a command talks to: `--keycloak-url` / `IAMSTACK_KEYCLOAK_URL`, else the
+/// default.
+pub fn keycloak_url(target: &KeycloakTarget) -> anyhow::Result<url::Url> {
+    if let Some(url) = &target.keycloak_url {
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(fail(
+                Kind::InvalidConfig,
+                format!("invalid --keycloak-url `{url}`: expected http(s)://host[:port]"),
+            ));
+        }
+        return Ok(url.clone());
+    }
+    // LEAD: default to the running stack's published Keycloak port here (project
+    // `target.project`, found by label), falling back to DEFAULT_KEYCLOAK_URL.
+    url::Url::parse(DEFAULT_KEYCLOAK_URL).map_err(|e| fail(Kind::InvalidConfig, e.to_string()))
+}
+
+pub async fn run(args: ApplyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
+    // A malformed realm file fails here, before any request (exit 7).
+    let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
+    let env_file = EnvFile::from_args(&args.target.project)?;
+    let admin = AdminCredentials::resolve(&args.admin, &env_file);
+    let url = keycloak_url(&args.target)?;
+    let summary = keycloak::apply(&url, &admin, &realms, args.dry_run, reporter).await?;
+    let mut detail = format!("{}, {} requests", summary.counts_line(), summary.requests);
+    if summary.dry_run {
+        detail.push_str("; dry run: nothing was written");
+    }
+    reporter.emit(Event::StepFinished {
+        step: format!("apply to {url}"),
+        elapsed_ms: u64::try_from(summary.elapsed.as_millis()).unwrap_or(u64::MAX),
+        detail: Some(detail),
+    });
+    Ok(crate::error::exit::OK)
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 use crate::cli::OutputFlag;
 
 mod human;
+mod table;
+pub use table::check_table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,6 +108,22 @@ pub enum Event {
         ports: Vec<String>,
         detail: Option<String>,
     },
+    /// `verify`'s closing summary, with every check again: the table on a terminal.
+    VerifySummary {
+        passed: usize,
+        failed: usize,
+        elapsed_ms: u64,
+        checks: Vec<CheckRow>,
+    },
+}
+
+/// One row of `verify`'s summary (the same fields as [`Event::Check`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRow {
+    pub name: String,
+    pub passed: bool,
+    pub elapsed_ms: u64,
+    pub detail: Option<String>,
 }
 
 pub struct Reporter {
@@ -131,6 +149,21 @@ impl Reporter {
             let line = serde_json::to_string(&event).expect("events serialize");
             let _ = writeln!(std::io::stdout().lock(), "{line}");
             return;
+        }
+        // verify on a terminal: no line per check, the summary table instead (a result, so on
+        // stdout).
+        if self.mode == Mode::Human {
+            match &event {
+                Event::Check { .. } => return,
+                Event::VerifySummary { checks, .. } => {
+                    if let Some(h) = &self.human {
+                        h.clear();
+                    }
+                    let _ = write!(std::io::stdout().lock(), "{}", check_table(checks));
+                    return;
+                }
+                _ => {}
+            }
         }
         // Results (the final block, status lines) go to stdout; progress to stderr.
         if let Some(block) = stdout_block(&event) {
@@ -258,6 +291,31 @@ pub fn plain_line(event: &Event) -> Option<String> {
         }
         Event::Warning { message } => format!("warning: {message}"),
         Event::StackReady { .. } | Event::Service { .. } => return None,
+        Event::VerifySummary {
+            passed,
+            failed,
+            elapsed_ms,
+            checks,
+        } => {
+            let total = passed + failed;
+            if *failed == 0 {
+                format!(
+                    "verify: all {total} checks passed ({})",
+                    fmt_ms(*elapsed_ms)
+                )
+            } else {
+                let names: Vec<&str> = checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!(
+                    "verify: {failed} of {total} checks failed ({}): {}",
+                    fmt_ms(*elapsed_ms),
+                    names.join(", ")
+                )
+            }
+        }
     })
 }
 

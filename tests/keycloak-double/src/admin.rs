@@ -45,7 +45,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/realms/{realm}/clients/{id}/service-account-user",
             get(service_account_user),
         )
-        .route("/admin/realms/{realm}/users", get(list_users).post(create_user))
+        .route(
+            "/admin/realms/{realm}/users",
+            get(list_users).post(create_user),
+        )
         .route("/admin/realms/{realm}/users/count", get(count_users))
         .route(
             "/admin/realms/{realm}/users/{id}",
@@ -70,7 +73,9 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_owned())
             })
             .ok_or_else(ApiError::unauthorized)?;
         let base = base_of(app, &parts.headers);
@@ -97,12 +102,21 @@ fn user_not_found() -> ApiError {
 }
 
 /// Parses a JSON body as a representation: media type, syntax, then unknown fields.
-fn parse_rep(headers: &HeaderMap, body: &[u8], class: &'static Class) -> Result<Map<String, Value>, ApiError> {
+fn parse_rep(
+    headers: &HeaderMap,
+    body: &[u8],
+    class: &'static Class,
+) -> Result<Map<String, Value>, ApiError> {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let t = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let t = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             t == "application/json" || t.ends_with("+json")
         })
         .unwrap_or(false);
@@ -233,7 +247,10 @@ async fn create_realm(
     let name = app
         .mutate(|state| import_realm(state, &rep, conflict, now))
         .await?;
-    Ok(created(format!("{}/admin/realms/{name}", base_of(&app, &headers))))
+    Ok(created(format!(
+        "{}/admin/realms/{name}",
+        base_of(&app, &headers)
+    )))
 }
 
 /// `POST /admin/realms`: creates the realm with everything embedded in it, or nothing.
@@ -245,7 +262,10 @@ pub fn import_realm(
 ) -> Result<String, ApiError> {
     let name = str_of(rep, "realm").unwrap_or("").to_owned();
     if name.trim().is_empty() {
-        return Err(ApiError::a(StatusCode::BAD_REQUEST, "Realm name cannot be empty"));
+        return Err(ApiError::a(
+            StatusCode::BAD_REQUEST,
+            "Realm name cannot be empty",
+        ));
     }
     check_reserved_chars(&name)?;
     if state.realm(&name).is_some() {
@@ -278,7 +298,11 @@ pub fn import_realm(
 
 fn apply_realm_settings(realm: &mut Realm, rep: &Map<String, Value>) {
     for (k, v) in rep {
-        if v.is_null() || k == "id" || k == "realm" || schema::REALM_COLLECTIONS.contains(&k.as_str()) {
+        if v.is_null()
+            || k == "id"
+            || k == "realm"
+            || schema::REALM_COLLECTIONS.contains(&k.as_str())
+        {
             continue;
         }
         if k == "attributes" {
@@ -322,15 +346,23 @@ async fn update_realm(
         if let Some(new_name) = str_of(&rep, "realm").filter(|n| *n != realm_name) {
             check_reserved_chars(new_name)?;
             if state.realm(new_name).is_some() {
-                return Err(ApiError::a(StatusCode::CONFLICT, "Realm with same name exists"));
+                return Err(ApiError::a(
+                    StatusCode::CONFLICT,
+                    "Realm with same name exists",
+                ));
             }
             let new_name = new_name.to_owned();
             if let Some(master) = state.realm_mut(MASTER) {
                 let old_client = format!("{realm_name}-realm");
                 let new_client = format!("{new_name}-realm");
-                for c in master.clients.iter_mut().filter(|c| c.client_id() == old_client) {
+                for c in master
+                    .clients
+                    .iter_mut()
+                    .filter(|c| c.client_id() == old_client)
+                {
                     c.fields.insert("clientId".into(), json!(new_client));
-                    c.fields.insert("name".into(), json!(format!("{new_name} Realm")));
+                    c.fields
+                        .insert("name".into(), json!(format!("{new_name} Realm")));
                 }
             }
             let realm = state.realm_mut(&realm_name).ok_or_else(realm_not_found)?;
@@ -378,7 +410,11 @@ pub async fn realm_public_info(
     app.ensure_keys(&realm).await?;
     let base = base_of(&app, &headers);
     let public_key = app
-        .read(|s| s.realm(&realm).and_then(|r| r.keys.as_ref()).map(|k| k.public_key_spki_b64()))
+        .read(|s| {
+            s.realm(&realm)
+                .and_then(|r| r.keys.as_ref())
+                .map(|k| k.public_key_spki_b64())
+        })
         .await
         .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
     Ok(json_response(
@@ -403,7 +439,10 @@ async fn list_clients(
 ) -> Result<Response, ApiError> {
     let search = q.get("search").map(String::as_str) == Some("true");
     let first: usize = q.get("first").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let max: usize = q.get("max").and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let max: usize = q
+        .get("max")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     let list = app
         .read(|s| {
             let realm = s.realm(&realm)?;
@@ -448,7 +487,11 @@ async fn create_client(
             create_client_in(realm, &rep, now)
         })
         .await?;
-    Ok(created(format!("{}{}/{id}", base_of(&app, &headers), uri.path())))
+    Ok(created(format!(
+        "{}{}/{id}",
+        base_of(&app, &headers),
+        uri.path()
+    )))
 }
 
 /// Fields of a ClientRepresentation that are not stored in the model.
@@ -505,9 +548,20 @@ fn origin_of(uri: &str) -> Option<String> {
 
 /// Creates a client in `realm` from a representation (ClientManager#createClient: model
 /// defaults, then the OIDC defaults when `protocol` is given, then validation).
-pub fn create_client_in(realm: &mut Realm, rep: &Map<String, Value>, now_ms: u64) -> Result<String, ApiError> {
-    let Some(client_id) = str_of(rep, "clientId").filter(|c| !c.is_empty()).map(str::to_owned) else {
-        return Err(ApiError::b(StatusCode::BAD_REQUEST, "invalid_input", "Client ID is required"));
+pub fn create_client_in(
+    realm: &mut Realm,
+    rep: &Map<String, Value>,
+    now_ms: u64,
+) -> Result<String, ApiError> {
+    let Some(client_id) = str_of(rep, "clientId")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+    else {
+        return Err(ApiError::b(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "Client ID is required",
+        ));
     };
     let id = str_of(rep, "id").map(str::to_owned).unwrap_or_else(uuid);
     if realm.client_by_client_id(&client_id).is_some() || realm.client_by_id(&id).is_some() {
@@ -524,7 +578,10 @@ pub fn create_client_in(realm: &mut Realm, rep: &Map<String, Value>, now_ms: u64
     }
     merge_attributes(&mut fields, rep);
     if !present(rep, "fullScopeAllowed") {
-        fields.insert("fullScopeAllowed".into(), json!(!bool_of(rep, "consentRequired").unwrap_or(false)));
+        fields.insert(
+            "fullScopeAllowed".into(),
+            json!(!bool_of(rep, "consentRequired").unwrap_or(false)),
+        );
     }
     if !present(rep, "webOrigins") {
         let mut origins: Vec<String> = Vec::new();
@@ -580,7 +637,10 @@ pub fn create_client_in(realm: &mut Realm, rep: &Map<String, Value>, now_ms: u64
                 .or_insert_with(|| json!("false"));
         }
     }
-    let mut client = Client { id: id.clone(), fields };
+    let mut client = Client {
+        id: id.clone(),
+        fields,
+    };
     settle_secret(&mut client, str_of(rep, "secret"));
     validate_client(&client)?;
     let service_accounts = client.service_accounts_enabled();
@@ -601,7 +661,9 @@ fn settle_secret(client: &mut Client, supplied: Option<&str>) {
     if let Some(secret) = supplied {
         client.fields.insert("secret".into(), json!(secret));
     } else if client.secret().is_none() {
-        client.fields.insert("secret".into(), json!(random_token(32)));
+        client
+            .fields
+            .insert("secret".into(), json!(random_token(32)));
     }
 }
 
@@ -616,7 +678,10 @@ fn validate_client(client: &Client) -> Result<(), ApiError> {
         u.chars()
             .any(|c| c.is_whitespace() || "<>\"{}|\\^`".contains(c))
     };
-    if let Some(root) = client.str_field("rootUrl").filter(|r| !r.is_empty() && !r.starts_with("${")) {
+    if let Some(root) = client
+        .str_field("rootUrl")
+        .filter(|r| !r.is_empty() && !r.starts_with("${"))
+    {
         if illegal_scheme(root) {
             return Err(invalid("Root URL uses an illegal scheme"));
         }
@@ -627,7 +692,10 @@ fn validate_client(client: &Client) -> Result<(), ApiError> {
             return Err(invalid("Root URL is not a valid URL"));
         }
     }
-    if let Some(base) = client.str_field("baseUrl").filter(|b| !b.is_empty() && !b.starts_with("${")) {
+    if let Some(base) = client
+        .str_field("baseUrl")
+        .filter(|b| !b.is_empty() && !b.starts_with("${"))
+    {
         if illegal_scheme(base) {
             return Err(invalid("Base URL uses an illegal scheme"));
         }
@@ -769,7 +837,10 @@ async fn get_client_secret(
     let rep = app
         .read(|s| {
             let realm = s.realm(&realm).ok_or_else(realm_not_found)?;
-            realm.client_by_id(&id).map(secret_rep).ok_or_else(client_not_found)
+            realm
+                .client_by_id(&id)
+                .map(secret_rep)
+                .ok_or_else(client_not_found)
         })
         .await?;
     Ok(json_response(StatusCode::OK, &rep))
@@ -785,7 +856,9 @@ async fn regenerate_client_secret(
             let realm = state.realm_mut(&realm).ok_or_else(realm_not_found)?;
             let client = realm.client_by_id_mut(&id).ok_or_else(client_not_found)?;
             if client.is_confidential() {
-                client.fields.insert("secret".into(), json!(random_token(32)));
+                client
+                    .fields
+                    .insert("secret".into(), json!(random_token(32)));
             }
             Ok(secret_rep(client))
         })
@@ -813,7 +886,9 @@ async fn service_account_user(
                 ));
             }
             realm.ensure_service_account(&id, now);
-            let user = realm.service_account_of(&id).ok_or_else(ApiError::server_error)?;
+            let user = realm
+                .service_account_of(&id)
+                .ok_or_else(ApiError::server_error)?;
             Ok(realm.user_representation(user))
         })
         .await?;
@@ -869,7 +944,10 @@ fn filter_users<'a>(realm: &'a Realm, q: &HashMap<String, String>) -> Vec<&'a Us
             q.get("username")
                 .is_none_or(|w| matches_text(Some(&u.username), w, exact))
         })
-        .filter(|u| q.get("email").is_none_or(|w| matches_text(u.email.as_deref(), w, exact)))
+        .filter(|u| {
+            q.get("email")
+                .is_none_or(|w| matches_text(u.email.as_deref(), w, exact))
+        })
         .filter(|u| {
             q.get("firstName")
                 .is_none_or(|w| matches_text(u.first_name.as_deref(), w, exact))
@@ -967,7 +1045,10 @@ fn check_email(realm: &Realm, email: &str, except: Option<&str>) -> Result<(), A
             .user_by_email(email)
             .is_some_and(|u| Some(u.id.as_str()) != except)
     {
-        return Err(ApiError::a(StatusCode::CONFLICT, "User exists with same email"));
+        return Err(ApiError::a(
+            StatusCode::CONFLICT,
+            "User exists with same email",
+        ));
     }
     Ok(())
 }
@@ -977,7 +1058,10 @@ fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64) {
         return;
     };
     for cred in creds {
-        let kind = cred.get("type").and_then(Value::as_str).unwrap_or("password");
+        let kind = cred
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("password");
         let Some(value) = cred.get("value").and_then(Value::as_str) else {
             continue;
         };
@@ -1013,7 +1097,10 @@ pub fn create_user_in(
         return Err(ApiError::a(StatusCode::BAD_REQUEST, "User name is missing"));
     };
     if realm.user_by_username(&username).is_some() {
-        return Err(ApiError::a(StatusCode::CONFLICT, "User exists with same username"));
+        return Err(ApiError::a(
+            StatusCode::CONFLICT,
+            "User exists with same username",
+        ));
     }
     if let Some(email) = &email {
         check_email(realm, email, None)?;
@@ -1067,7 +1154,11 @@ async fn create_user(
             create_user_in(realm, &rep, now, false)
         })
         .await?;
-    Ok(created(format!("{}{}/{id}", base_of(&app, &headers), uri.path())))
+    Ok(created(format!(
+        "{}{}/{id}",
+        base_of(&app, &headers),
+        uri.path()
+    )))
 }
 
 async fn get_user(
@@ -1096,7 +1187,10 @@ pub fn update_user_in(
     if let Some(new) = str_of(rep, "username").map(|u| u.trim().to_lowercase()) {
         if !new.is_empty() && new != user.username {
             if realm.user_by_username(&new).is_some() {
-                return Err(ApiError::a(StatusCode::CONFLICT, "User exists with same username"));
+                return Err(ApiError::a(
+                    StatusCode::CONFLICT,
+                    "User exists with same username",
+                ));
             }
             user.username = new;
         }
@@ -1198,7 +1292,10 @@ async fn reset_password(
         return Err(ApiError::c(StatusCode::BAD_REQUEST, "No password provided"));
     };
     if value.trim().is_empty() {
-        return Err(ApiError::c(StatusCode::BAD_REQUEST, "Empty password not allowed"));
+        return Err(ApiError::c(
+            StatusCode::BAD_REQUEST,
+            "Empty password not allowed",
+        ));
     }
     let temporary = bool_of(&rep, "temporary") == Some(true);
     let now = app.clock.now_ms();

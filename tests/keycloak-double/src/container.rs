@@ -124,9 +124,7 @@ pub fn parse(args: &[String], env: &HashMap<String, String>) -> Result<Container
             continue;
         }
         let Some(option) = arg.strip_prefix("--") else {
-            return Err(usage_error(format!(
-                "Unknown option: '{arg}'"
-            )));
+            return Err(usage_error(format!("Unknown option: '{arg}'")));
         };
         let (key, value) = option.split_once('=').unwrap_or((option, "true"));
         if !OPTIONS.contains(&key) {
@@ -153,13 +151,23 @@ pub fn parse(args: &[String], env: &HashMap<String, String>) -> Result<Container
             .filter(|v| !v.is_empty())
     };
     let flag = |key: &str, default: bool| -> bool {
-        get(key).map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(default)
+        get(key)
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or(default)
     };
     let mut admin_user = get("bootstrap-admin-username");
     let mut admin_password = get("bootstrap-admin-password");
     for (legacy, current, slot) in [
-        ("KEYCLOAK_ADMIN", "KC_BOOTSTRAP_ADMIN_USERNAME", &mut admin_user),
-        ("KEYCLOAK_ADMIN_PASSWORD", "KC_BOOTSTRAP_ADMIN_PASSWORD", &mut admin_password),
+        (
+            "KEYCLOAK_ADMIN",
+            "KC_BOOTSTRAP_ADMIN_USERNAME",
+            &mut admin_user,
+        ),
+        (
+            "KEYCLOAK_ADMIN_PASSWORD",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD",
+            &mut admin_password,
+        ),
     ] {
         if slot.is_none() {
             if let Some(v) = env.get(legacy).filter(|v| !v.is_empty()) {
@@ -219,13 +227,17 @@ pub fn parse(args: &[String], env: &HashMap<String, String>) -> Result<Container
 /// `KC_DB_URL` (`jdbc:postgresql://host[:port]/db[?...]`) wins over `KC_DB_URL_HOST/PORT/DATABASE`.
 fn pg_params(get: &dyn Fn(&str) -> Option<String>) -> Result<PgParams, Exit> {
     let mut host = get("db-url-host").unwrap_or_else(|| "localhost".to_owned());
-    let mut port: u16 = get("db-url-port").and_then(|p| p.parse().ok()).unwrap_or(5432);
+    let mut port: u16 = get("db-url-port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432);
     let mut database = get("db-url-database").unwrap_or_else(|| "keycloak".to_owned());
     if let Some(url) = get("db-url") {
         let rest = url.strip_prefix("jdbc:postgresql://").ok_or_else(|| Exit {
             code: 1,
             stdout: Vec::new(),
-            stderr: vec![format!("ERROR: Driver does not support the provided URL: {url}")],
+            stderr: vec![format!(
+                "ERROR: Driver does not support the provided URL: {url}"
+            )],
         })?;
         let rest = rest.split('?').next().unwrap_or("");
         let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
@@ -286,7 +298,8 @@ pub fn db_failure_lines(mode: Mode, cause: &str) -> Vec<String> {
 pub fn augmentation_lines() -> Vec<String> {
     vec![
         "Changes detected in configuration. Updating the server image.".to_owned(),
-        "Updating the configuration and installing your custom providers, if any. Please wait.".to_owned(),
+        "Updating the configuration and installing your custom providers, if any. Please wait."
+            .to_owned(),
     ]
 }
 
@@ -336,7 +349,10 @@ fn now_ms() -> u64 {
 
 /// A Keycloak-style log line.
 pub fn log_line(level: &str, category: &str, message: &str) -> String {
-    format!("{} {level:<5} [{category}] (main) {message}", timestamp(now_ms()))
+    format!(
+        "{} {level:<5} [{category}] (main) {message}",
+        timestamp(now_ms())
+    )
 }
 
 /// The line logged for each request served.
@@ -345,7 +361,10 @@ pub fn request_line(r: &RecordedRequest) -> String {
         Some(q) => format!("{}?{q}", r.path),
         None => r.path.clone(),
     };
-    let remote = r.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into());
+    let remote = r
+        .remote
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "-".into());
     format!(
         "{} INFO  [keycloak-double.access] (executor-thread-1) {remote} \"{} {target}\" {}",
         timestamp(now_ms()),
@@ -362,39 +381,57 @@ fn err(line: &str) {
     eprintln!("{line}");
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn stop_signal() {
+/// SIGTERM/SIGINT listeners, registered once at start so that no signal is lost between phases.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-/// Sleeps `d`, or returns `false` early when a stop signal arrives.
-async fn boot_pause(d: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = stop_signal() => false,
+impl StopSignal {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Resolves on SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = &mut self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+
+    /// Sleeps `d`, or returns `false` early when a stop signal arrives.
+    async fn pause(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.recv() => false,
+        }
     }
 }
 
 /// Runs the container form to completion; returns the process exit code.
 pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
+    let mut stop = StopSignal::register();
     let config = match parse(&args, &env) {
         Ok(c) => c,
         Err(exit) => {
@@ -411,13 +448,16 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     };
     if augment > Duration::ZERO {
         augmentation_lines().iter().for_each(|l| out(l));
-        if !boot_pause(augment).await {
+        if !stop.pause(augment).await {
             return 0;
         }
         out(&log_line(
             "INFO",
             "io.quarkus.deployment.QuarkusAugmentor",
-            &format!("Quarkus augmentation completed in {}ms", augment.as_millis()),
+            &format!(
+                "Quarkus augmentation completed in {}ms",
+                augment.as_millis()
+            ),
         ));
         augmentation_done_lines().iter().for_each(|l| out(l));
     }
@@ -426,7 +466,11 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
         return 1;
     }
     for w in &config.warnings {
-        out(&log_line("WARN", "org.keycloak.quarkus.runtime.KeycloakMain", w));
+        out(&log_line(
+            "WARN",
+            "org.keycloak.quarkus.runtime.KeycloakMain",
+            w,
+        ));
     }
     let store = match &config.db {
         None => Store::Memory,
@@ -434,8 +478,14 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             Ok(pg) => Store::Postgres(pg),
             Err(e) => {
                 let cause = describe_connect_error(params, &e);
-                out(&log_line("WARN", "io.agroal.pool", &format!("Datasource '<default>': {cause}")));
-                db_failure_lines(config.mode, &cause).iter().for_each(|l| err(l));
+                out(&log_line(
+                    "WARN",
+                    "io.agroal.pool",
+                    &format!("Datasource '<default>': {cause}"),
+                ));
+                db_failure_lines(config.mode, &cause)
+                    .iter()
+                    .for_each(|l| err(l));
                 return 1;
             }
         },
@@ -444,7 +494,9 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
         Store::Postgres(pg) => match pg.load().await {
             Ok(s) => s,
             Err(e) => {
-                db_failure_lines(config.mode, &format!("{e:#}")).iter().for_each(|l| err(l));
+                db_failure_lines(config.mode, &format!("{e:#}"))
+                    .iter()
+                    .for_each(|l| err(l));
                 return 1;
             }
         },
@@ -454,7 +506,11 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let state = match stored {
         Some(state) => state,
         None => {
-            out(&log_line("INFO", "org.keycloak.services", "KC-SERVICES0050: Initializing master realm"));
+            out(&log_line(
+                "INFO",
+                "org.keycloak.services",
+                "KC-SERVICES0050: Initializing master realm",
+            ));
             let state = match (&config.admin_user, &config.admin_password) {
                 (Some(user), Some(password)) => {
                     let s = State::bootstrap(user, password, clock.now_ms());
@@ -477,23 +533,29 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
                 }
             };
             if let Err(e) = store.save(&state).await {
-                db_failure_lines(config.mode, &format!("{e:#}")).iter().for_each(|l| err(l));
+                db_failure_lines(config.mode, &format!("{e:#}"))
+                    .iter()
+                    .for_each(|l| err(l));
                 return 1;
             }
             state
         }
     };
-    if !boot_pause(rest).await {
+    if !stop.pause(rest).await {
         return 0;
     }
     let double_config = DoubleConfig {
         admin_user: config.admin_user.clone().unwrap_or_default(),
         admin_password: config.admin_password.clone().unwrap_or_default(),
-        hostname: config.hostname.clone().unwrap_or_else(|| "localhost".to_owned()),
+        hostname: config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "localhost".to_owned()),
         realm_conflict: config.realm_conflict,
         health_enabled: config.health_enabled,
     };
-    let hook: crate::server::RequestHook = std::sync::Arc::new(|r: &RecordedRequest| out(&request_line(r)));
+    let hook: crate::server::RequestHook =
+        std::sync::Arc::new(|r: &RecordedRequest| out(&request_line(r)));
     let app = Shared::new(double_config, state, store, clock, Some(hook));
     let http = SocketAddr::from(([0, 0, 0, 0], config.http_port));
     let management = config
@@ -502,7 +564,10 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let serving = match Serving::bind(app, http, management).await {
         Ok(s) => s,
         Err(e) => {
-            err(&format!("ERROR: Failed to start server in ({}) mode", config.mode.label()));
+            err(&format!(
+                "ERROR: Failed to start server in ({}) mode",
+                config.mode.label()
+            ));
             err(&format!("ERROR: Port(s) already bound: {e}"));
             return 1;
         }
@@ -510,12 +575,12 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let mut started_line = format!(
         "Keycloak {KEYCLOAK_VERSION} on JVM (powered by Quarkus 3.20.1) started in {:.3}s. Listening on: http://0.0.0.0:{}",
         started.elapsed().as_secs_f64(),
-        config.http_port
+        serving.http_addr.port()
     );
-    if config.health_enabled {
+    if let Some(addr) = serving.management_addr {
         started_line.push_str(&format!(
             ". Management interface listening on http://0.0.0.0:{}.",
-            config.management_port
+            addr.port()
         ));
     }
     out(&log_line("INFO", "io.quarkus", &started_line));
@@ -523,7 +588,11 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
         Mode::StartDev => "dev",
         _ => "prod",
     };
-    out(&log_line("INFO", "io.quarkus", &format!("Profile {profile} activated.")));
+    out(&log_line(
+        "INFO",
+        "io.quarkus",
+        &format!("Profile {profile} activated."),
+    ));
     if config.mode == Mode::StartDev {
         out(&log_line(
             "WARN",
@@ -531,13 +600,16 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             "Running the server in development mode. DO NOT use this configuration in production.",
         ));
     }
-    stop_signal().await;
+    stop.recv().await;
     let stopping = std::time::Instant::now();
     serving.shutdown(Duration::from_millis(300)).await;
     out(&log_line(
         "INFO",
         "io.quarkus",
-        &format!("Keycloak stopped in {:.3}s", stopping.elapsed().as_secs_f64()),
+        &format!(
+            "Keycloak stopped in {:.3}s",
+            stopping.elapsed().as_secs_f64()
+        ),
     ));
     0
 }
@@ -614,15 +686,19 @@ mod tests {
         let exit = parse(&args(&["serve"]), &reference_env()).expect_err("usage error");
         assert_eq!(exit.code, 2);
         assert!(exit.stderr[0].contains("'serve'"), "{:?}", exit.stderr);
-        let exit = parse(&args(&["start", "--bogus=1"]), &reference_env()).expect_err("usage error");
+        let exit =
+            parse(&args(&["start", "--bogus=1"]), &reference_env()).expect_err("usage error");
         assert_eq!(exit.code, 2);
         assert_eq!(exit.stderr[0], "Unknown option: '--bogus'");
     }
 
     #[test]
     fn command_line_options_override_the_environment() {
-        let c = parse(&args(&["start", "--hostname=kc.example", "--db-password=x"]), &reference_env())
-            .expect("config");
+        let c = parse(
+            &args(&["start", "--hostname=kc.example", "--db-password=x"]),
+            &reference_env(),
+        )
+        .expect("config");
         assert_eq!(c.hostname.as_deref(), Some("kc.example"));
         assert_eq!(c.db.expect("db").password, "x");
     }
@@ -630,14 +706,29 @@ mod tests {
     #[test]
     fn jdbc_url_wins_over_the_host_and_port_variables() {
         let mut e = reference_env();
-        e.insert("KC_DB_URL".into(), "jdbc:postgresql://db.internal:6543/kc?ssl=false".into());
-        let db = parse(&args(&["start"]), &e).expect("config").db.expect("db");
-        assert_eq!((db.host.as_str(), db.port, db.database.as_str()), ("db.internal", 6543, "kc"));
+        e.insert(
+            "KC_DB_URL".into(),
+            "jdbc:postgresql://db.internal:6543/kc?ssl=false".into(),
+        );
+        let db = parse(&args(&["start"]), &e)
+            .expect("config")
+            .db
+            .expect("db");
+        assert_eq!(
+            (db.host.as_str(), db.port, db.database.as_str()),
+            ("db.internal", 6543, "kc")
+        );
         e.remove("KC_DB_URL");
         e.insert("KC_DB_URL_PORT".into(), "5433".into());
         e.insert("KC_DB_URL_DATABASE".into(), "other".into());
-        let db = parse(&args(&["start"]), &e).expect("config").db.expect("db");
-        assert_eq!((db.host.as_str(), db.port, db.database.as_str()), ("postgres", 5433, "other"));
+        let db = parse(&args(&["start"]), &e)
+            .expect("config")
+            .db
+            .expect("db");
+        assert_eq!(
+            (db.host.as_str(), db.port, db.database.as_str()),
+            ("postgres", 5433, "other")
+        );
     }
 
     #[test]
@@ -646,7 +737,10 @@ mod tests {
         e.remove("KC_HTTP_ENABLED");
         let c = parse(&args(&["start"]), &e).expect("config");
         let lines = startup_errors(&c).expect("https error");
-        assert_eq!(lines[0], "ERROR: Failed to start server in (production) mode");
+        assert_eq!(
+            lines[0],
+            "ERROR: Failed to start server in (production) mode"
+        );
         assert!(lines[1].starts_with("ERROR: Key material not provided to setup HTTPS"));
         let mut e = reference_env();
         e.remove("KC_HOSTNAME");
@@ -679,9 +773,15 @@ mod tests {
             Mode::Start { optimized: false },
             "FATAL: password authentication failed for user \"keycloak\"",
         );
-        assert_eq!(lines[0], "ERROR: Failed to start server in (production) mode");
+        assert_eq!(
+            lines[0],
+            "ERROR: Failed to start server in (production) mode"
+        );
         assert_eq!(lines[1], "ERROR: Failed to obtain JDBC connection");
-        assert_eq!(lines[2], "ERROR: FATAL: password authentication failed for user \"keycloak\"");
+        assert_eq!(
+            lines[2],
+            "ERROR: FATAL: password authentication failed for user \"keycloak\""
+        );
     }
 
     #[test]

@@ -118,7 +118,10 @@ impl IntoResponse for ApiError {
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body.to_string(),
     )
         .into_response()
@@ -131,7 +134,14 @@ pub fn accepts_html(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|range| range.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|range| {
+            range
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .any(|t| t == "text/html")
 }
 
@@ -170,7 +180,10 @@ mod tests {
         assert!(!accepts_html(&h));
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         assert!(!accepts_html(&h));
-        h.insert(header::ACCEPT, HeaderValue::from_static("text/*, application/json"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/*, application/json"),
+        );
         assert!(!accepts_html(&h));
         h.insert(
             header::ACCEPT,

@@ -12,8 +12,10 @@
 //!   (see [`container`]).
 //!
 //! Layout: [`model`] (state), [`schema`] (known representation fields), [`admin`] (admin API),
-//! [`token`] (token endpoint, JWTs), [`server`] (routing, recording, health), [`store`]
-//! (persistence), [`container`] (the `kc.sh` emulation).
+//! [`token`] (token endpoint, JWTs), [`oidc`] (discovery, JWKS, authorization endpoint, code and
+//! client-credentials grants, userinfo, introspection, revocation, logout), [`login`] (the
+//! browser login pages and their cookies), [`redirect`] (redirect URI rules), [`server`]
+//! (routing, recording, health), [`store`] (persistence), [`container`] (the `kc.sh` emulation).
 
 #![recursion_limit = "256"]
 
@@ -21,7 +23,10 @@ pub mod admin;
 pub mod clock;
 pub mod container;
 pub mod http;
+pub mod login;
 pub mod model;
+pub mod oidc;
+pub mod redirect;
 pub mod schema;
 pub mod server;
 pub mod store;

@@ -49,6 +49,12 @@ pub struct Realm {
     /// Authorization codes (for the OIDC module), by code.
     #[serde(default)]
     pub codes: BTreeMap<String, AuthCode>,
+    /// Browser login in progress (root authentication sessions, by id): see [`crate::login`].
+    #[serde(default)]
+    pub auth_sessions: BTreeMap<String, crate::login::RootAuthSession>,
+    /// Revoked access tokens: `jti` -> `exp` (kept until they expire anyway).
+    #[serde(default)]
+    pub revoked_tokens: BTreeMap<String, u64>,
 }
 
 /// A realm's key material: an RSA 2048 key for RS256 and an HMAC secret for HS512 refresh tokens.
@@ -65,6 +71,18 @@ pub struct RealmKeys {
     pub hmac_kid: String,
     /// Raw HMAC secret, base64 (standard).
     pub hmac_secret: String,
+    /// The realm's second RSA key, for encryption (`rsa-enc-generated`, alg RSA-OAEP): only its
+    /// public part is published in the JWKS, as Keycloak does.
+    #[serde(default)]
+    pub rsa_enc: Option<RsaPublicJwk>,
+}
+
+/// The public half of an RSA key, as JWK parameters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RsaPublicJwk {
+    pub kid: String,
+    pub n: String,
+    pub e: String,
 }
 
 impl RealmKeys {
@@ -77,7 +95,13 @@ impl RealmKeys {
         let public = private.to_public_key();
         let mut secret = [0u8; 64];
         rand::rng().fill(&mut secret[..]);
+        let enc = rsa::RsaPrivateKey::new(&mut rng, 2048)?.to_public_key();
         Ok(Self {
+            rsa_enc: Some(RsaPublicJwk {
+                kid: random_token(43),
+                n: URL_SAFE_NO_PAD.encode(enc.n().to_bytes_be()),
+                e: URL_SAFE_NO_PAD.encode(enc.e().to_bytes_be()),
+            }),
             rsa_kid: random_token(43),
             rsa_private_pem: private.to_pkcs1_pem(LineEnding::LF)?.to_string(),
             rsa_public_pem: public.to_pkcs1_pem(LineEnding::LF)?,
@@ -143,7 +167,10 @@ impl Client {
         self.fields.get(key).and_then(Value::as_str)
     }
     pub fn bool_field(&self, key: &str) -> bool {
-        self.fields.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.fields
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn enabled(&self) -> bool {
         self.bool_field("enabled")
@@ -266,7 +293,8 @@ impl User {
     /// VERIFY_EMAIL when the realm verifies emails).
     pub fn pending_actions(&self, realm: &Realm) -> Vec<String> {
         let mut actions = self.required_actions.clone();
-        let incomplete = self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
+        let incomplete =
+            self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
         if realm.name != MASTER && incomplete && !actions.iter().any(|a| a == VERIFY_PROFILE) {
             actions.push(VERIFY_PROFILE.to_owned());
         }
@@ -343,7 +371,10 @@ impl State {
             username: admin_user.to_lowercase(),
             enabled: true,
             created_timestamp: now_ms,
-            attributes: BTreeMap::from([("is_temporary_admin".to_owned(), vec!["true".to_owned()])]),
+            attributes: BTreeMap::from([(
+                "is_temporary_admin".to_owned(),
+                vec!["true".to_owned()],
+            )]),
             password: Some(PasswordCredential::new(admin_password, now_ms)),
             realm_roles: vec!["admin".to_owned(), "create-realm".to_owned()],
             ..User::default()
@@ -518,6 +549,8 @@ impl Realm {
             keys: None,
             sessions: BTreeMap::new(),
             codes: BTreeMap::new(),
+            auth_sessions: BTreeMap::new(),
+            revoked_tokens: BTreeMap::new(),
         };
         realm.add_builtin_clients();
         realm
@@ -561,10 +594,16 @@ impl Realm {
         self.settings.get(key)
     }
     pub fn bool_setting(&self, key: &str) -> bool {
-        self.settings.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.settings
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn int_setting(&self, key: &str, default: u64) -> u64 {
-        self.settings.get(key).and_then(Value::as_u64).unwrap_or(default)
+        self.settings
+            .get(key)
+            .and_then(Value::as_u64)
+            .unwrap_or(default)
     }
     pub fn enabled(&self) -> bool {
         self.bool_setting("enabled")
@@ -749,7 +788,9 @@ mod tests {
         assert_eq!(admin.attributes["is_temporary_admin"], vec!["true"]);
         assert!(master.client_by_client_id("master-realm").is_some());
         let cli = master.client_by_client_id(ADMIN_CLI).expect("admin-cli");
-        assert!(cli.is_public() && cli.direct_access_grants_enabled() && !cli.standard_flow_enabled());
+        assert!(
+            cli.is_public() && cli.direct_access_grants_enabled() && !cli.standard_flow_enabled()
+        );
     }
 
     #[test]
@@ -757,11 +798,22 @@ mod tests {
         let realm = Realm::new("testing", None, 0);
         assert!(!realm.enabled());
         assert_eq!(realm.access_token_lifespan(), 300);
-        let mut ids: Vec<_> = realm.clients.iter().map(|c| c.client_id().to_owned()).collect();
+        let mut ids: Vec<_> = realm
+            .clients
+            .iter()
+            .map(|c| c.client_id().to_owned())
+            .collect();
         ids.sort();
         assert_eq!(
             ids,
-            ["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"]
+            [
+                "account",
+                "account-console",
+                "admin-cli",
+                "broker",
+                "realm-management",
+                "security-admin-console"
+            ]
         );
     }
 

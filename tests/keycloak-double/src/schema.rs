@@ -269,12 +269,18 @@ pub static REALM: Class = Class {
         ("webAuthnPolicyPasswordlessRpEntityName", ANY),
         ("webAuthnPolicyPasswordlessSignatureAlgorithms", ANY),
         ("webAuthnPolicyPasswordlessRpId", ANY),
-        ("webAuthnPolicyPasswordlessAttestationConveyancePreference", ANY),
+        (
+            "webAuthnPolicyPasswordlessAttestationConveyancePreference",
+            ANY,
+        ),
         ("webAuthnPolicyPasswordlessAuthenticatorAttachment", ANY),
         ("webAuthnPolicyPasswordlessRequireResidentKey", ANY),
         ("webAuthnPolicyPasswordlessUserVerificationRequirement", ANY),
         ("webAuthnPolicyPasswordlessCreateTimeout", ANY),
-        ("webAuthnPolicyPasswordlessAvoidSameAuthenticatorRegister", ANY),
+        (
+            "webAuthnPolicyPasswordlessAvoidSameAuthenticatorRegister",
+            ANY,
+        ),
         ("webAuthnPolicyPasswordlessAcceptableAaguids", ANY),
         ("webAuthnPolicyPasswordlessExtraOrigins", ANY),
         ("clientProfiles", ANY),
@@ -567,7 +573,10 @@ mod tests {
         assert_eq!(found.field, "valu");
         let body = br#"{"realm":"r","clients":[{"clientId":"c","pkce":true}]}"#;
         let found = find_unrecognized(body, &REALM).expect("unknown field");
-        assert_eq!((found.class, found.field.as_str()), ("ClientRepresentation", "pkce"));
+        assert_eq!(
+            (found.class, found.field.as_str()),
+            ("ClientRepresentation", "pkce")
+        );
     }
 
     #[test]

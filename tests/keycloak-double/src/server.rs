@@ -198,17 +198,25 @@ async fn record_and_negotiate(
 }
 
 async fn not_found() -> ApiError {
-    ApiError::c(StatusCode::NOT_FOUND, "Unable to find matching target resource method")
+    ApiError::c(
+        StatusCode::NOT_FOUND,
+        "Unable to find matching target resource method",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::c(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed")
+    ApiError::c(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
 }
 
 /// The main (port 8080) router.
 pub fn router(app: AppState) -> Router {
     Router::new()
         .merge(crate::admin::routes())
+        .merge(crate::oidc::routes())
+        .merge(crate::login::routes())
         .route("/realms/{realm}", get(crate::admin::realm_public_info))
         .route(
             "/realms/{realm}/protocol/openid-connect/token",
@@ -358,7 +366,12 @@ pub async fn start(config: DoubleConfig) -> anyhow::Result<RunningDouble> {
         .health_enabled
         .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let app = Shared::new(config, state, Store::Memory, clock, None);
-    let serving = Serving::bind(app.clone(), SocketAddr::from(([127, 0, 0, 1], 0)), management).await?;
+    let serving = Serving::bind(
+        app.clone(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        management,
+    )
+    .await?;
     Ok(RunningDouble { app, serving })
 }
 

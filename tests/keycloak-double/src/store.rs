@@ -133,7 +133,8 @@ impl PgStore {
             return false;
         }
         matches!(
-            tokio::time::timeout(Duration::from_secs(2), self.client.simple_query("SELECT 1")).await,
+            tokio::time::timeout(Duration::from_secs(2), self.client.simple_query("SELECT 1"))
+                .await,
             Ok(Ok(_))
         )
     }

@@ -68,14 +68,18 @@ pub async fn token_endpoint(
     let form = parse_form(&body);
     let base = frontend_base(&headers, &app.config.hostname);
     let now = app.clock.now_secs();
-    let result = app
-        .mutate(|state| {
+    let result = if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+        // Keycloak consumes the code before checking the rest: see oidc::authorization_code_grant.
+        crate::oidc::authorization_code_grant(&app, &realm_name, &headers, &form, &base, now).await
+    } else {
+        app.mutate(|state| {
             let realm = state
                 .realm_mut(&realm_name)
                 .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
             grant(realm, &headers, &form, &base, now)
         })
-        .await;
+        .await
+    };
     match result {
         Ok(body) => {
             let mut response = crate::http::json_response(StatusCode::OK, &body);
@@ -104,7 +108,11 @@ pub fn grant(
     now: u64,
 ) -> Result<Value, ApiError> {
     if !realm.enabled() {
-        return Err(oauth_error(StatusCode::FORBIDDEN, "access_denied", "Realm not enabled"));
+        return Err(oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "Realm not enabled",
+        ));
     }
     let Some(grant_type) = form.get("grant_type") else {
         return Err(oauth_error(
@@ -117,6 +125,9 @@ pub fn grant(
     match grant_type.as_str() {
         "password" => password_grant(realm, &client, form, base, now),
         "refresh_token" => refresh_grant(realm, &client, form, base, now),
+        "client_credentials" => {
+            crate::oidc::client_credentials_grant(realm, &client, form, base, now)
+        }
         _ => Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -151,7 +162,10 @@ pub fn authenticate_client(
         });
     let (client_id, secret) = match basic {
         Some((id, secret)) => (Some(id), Some(secret)),
-        None => (form.get("client_id").cloned(), form.get("client_secret").cloned()),
+        None => (
+            form.get("client_id").cloned(),
+            form.get("client_secret").cloned(),
+        ),
     };
     let Some(client_id) = client_id else {
         return Err(oauth_error(
@@ -175,7 +189,11 @@ pub fn authenticate_client(
     if client.is_confidential() {
         let ok = matches!((client.secret(), secret.as_deref()), (Some(a), Some(b)) if a == b);
         if !ok {
-            return Err(oauth_error(StatusCode::UNAUTHORIZED, "unauthorized_client", invalid));
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized_client",
+                invalid,
+            ));
         }
     }
     Ok(client.clone())
@@ -222,14 +240,22 @@ fn password_grant(
         .ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", invalid))?
         .clone();
     if !user.enabled {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Account disabled"));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Account disabled",
+        ));
     }
     let password_ok = match (&user.password, form.get("password")) {
         (Some(cred), Some(given)) => cred.verify(given),
         _ => false,
     };
     if !password_ok {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", invalid));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            invalid,
+        ));
     }
     if !user.pending_actions(realm).is_empty() {
         return Err(oauth_error(
@@ -264,7 +290,13 @@ fn refresh_grant(
             "Missing parameter: refresh_token",
         ));
     };
-    let invalid = || oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh token");
+    let invalid = || {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Invalid refresh token",
+        )
+    };
     let keys = realm.keys.clone().ok_or_else(invalid)?;
     let claims = decode_claims(
         token,
@@ -288,8 +320,19 @@ fn refresh_grant(
     }
     let sid = claims.get("sid").and_then(Value::as_str).unwrap_or("");
     let session = active_session(realm, sid, now).ok_or_else(|| {
-        oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Session not active")
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Session not active",
+        )
     })?;
+    if !session.clients.iter().any(|c| c == client.client_id()) {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Session doesn't have required client",
+        ));
+    }
     let user = realm
         .user_by_id(&session.user_id)
         .filter(|u| u.enabled)
@@ -338,6 +381,17 @@ pub fn token_scope(client: &Client, requested: Option<&str>) -> String {
     scope.join(" ")
 }
 
+/// Per-grant extras of a token response.
+#[derive(Clone, Debug, Default)]
+pub struct TokenOptions {
+    /// The authorization request's nonce (code flow), put in the access and ID tokens.
+    pub nonce: Option<String>,
+    /// When the user authenticated (browser logins), the ID token's `auth_time`.
+    pub auth_time: Option<u64>,
+    /// A transient session (client credentials): no refresh token, no `sid`, no `session_state`.
+    pub transient: bool,
+}
+
 /// Signs the access token (RS256), refresh token (HS512) and, with `openid`, the ID token.
 pub fn issue_tokens(
     realm: &Realm,
@@ -347,6 +401,30 @@ pub fn issue_tokens(
     scope: &str,
     base: &str,
     now: u64,
+) -> Result<Value, ApiError> {
+    issue_tokens_with(
+        realm,
+        client,
+        user,
+        session,
+        scope,
+        base,
+        now,
+        &TokenOptions::default(),
+    )
+}
+
+/// [`issue_tokens`] with per-grant [`TokenOptions`].
+#[allow(clippy::too_many_arguments)]
+pub fn issue_tokens_with(
+    realm: &Realm,
+    client: &Client,
+    user: &User,
+    session: &UserSession,
+    scope: &str,
+    base: &str,
+    now: u64,
+    opts: &TokenOptions,
 ) -> Result<Value, ApiError> {
     let keys = realm.keys.as_ref().ok_or_else(ApiError::server_error)?;
     let iss = issuer(base, &realm.name);
@@ -365,7 +443,12 @@ pub fn issue_tokens(
     access.insert("sub".into(), json!(user.id));
     access.insert("typ".into(), json!("Bearer"));
     access.insert("azp".into(), json!(client.client_id()));
-    access.insert("sid".into(), json!(session.id));
+    if !opts.transient {
+        access.insert("sid".into(), json!(session.id));
+    }
+    if let Some(nonce) = &opts.nonce {
+        access.insert("nonce".into(), json!(nonce));
+    }
     access.insert("scope".into(), json!(scope));
     if !client.lightweight_access_token() {
         access.insert("aud".into(), json!("account"));
@@ -418,14 +501,40 @@ pub fn issue_tokens(
         id.insert("sub".into(), json!(user.id));
         id.insert("typ".into(), json!("ID"));
         id.insert("azp".into(), json!(client.client_id()));
-        id.insert("sid".into(), json!(session.id));
+        if let Some(t) = opts.auth_time {
+            id.insert("auth_time".into(), json!(t));
+        }
+        if let Some(nonce) = &opts.nonce {
+            id.insert("nonce".into(), json!(nonce));
+        }
+        if !opts.transient {
+            id.insert("sid".into(), json!(session.id));
+        }
+        id.insert("at_hash".into(), json!(token_hash(&access_token)));
         id.insert("acr".into(), json!("1"));
         add_user_claims(&mut id, realm, user, scope);
         if let Value::Object(map) = &mut response {
-            map.insert("id_token".into(), json!(sign_rs256(keys, &Value::Object(id))?));
+            map.insert(
+                "id_token".into(),
+                json!(sign_rs256(keys, &Value::Object(id))?),
+            );
+        }
+    }
+    if opts.transient {
+        if let Value::Object(map) = &mut response {
+            map.remove("refresh_token");
+            map.remove("session_state");
+            map.insert("refresh_expires_in".into(), json!(0));
         }
     }
     Ok(response)
+}
+
+/// `at_hash`: the left half of the SHA-256 of the access token, base64url.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 fn realm_roles(realm: &Realm, user: &User) -> Vec<String> {
@@ -523,8 +632,16 @@ pub fn verify_access_token(
     {
         return None;
     }
+    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
+    if realm.revoked_tokens.contains_key(jti) {
+        return None;
+    }
     let sid = claims.get("sid")?.as_str()?;
     let session = active_session(realm, sid, now)?;
+    let azp = claims.get("azp")?.as_str()?;
+    if !session.clients.iter().any(|c| c == azp) {
+        return None;
+    }
     let user = realm.user_by_id(&session.user_id).filter(|u| u.enabled)?;
     Some(TokenSubject {
         realm: realm.name.clone(),

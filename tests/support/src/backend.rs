@@ -41,7 +41,10 @@ enum Wanted {
 }
 
 fn wanted() -> anyhow::Result<Wanted> {
-    match std::env::var("IAMSTACK_TEST_BACKEND").as_deref().map(str::trim) {
+    match std::env::var("IAMSTACK_TEST_BACKEND")
+        .as_deref()
+        .map(str::trim)
+    {
         Err(_) | Ok("") | Ok("auto") => Ok(Wanted::Auto),
         Ok("official") => Ok(Wanted::Official),
         Ok("standin") => Ok(Wanted::Standin),
@@ -79,15 +82,17 @@ pub async fn images_with(docker: &Docker) -> anyhow::Result<TestImages> {
     let chosen = match wanted {
         Wanted::Standin => standins(docker).await?,
         Wanted::Official | Wanted::Auto => {
-            let missing = missing_images(docker, &[OFFICIAL_POSTGRES_IMAGE, OFFICIAL_KEYCLOAK_IMAGE])
-                .await?;
+            let missing =
+                missing_images(docker, &[OFFICIAL_POSTGRES_IMAGE, OFFICIAL_KEYCLOAK_IMAGE]).await?;
             if missing.is_empty() {
                 official
             } else if pull_allowed() {
                 match pull_all(docker, &missing).await {
                     Ok(()) => official,
                     Err(e) if wanted == Wanted::Auto => {
-                        eprintln!("pulling the official images failed ({e:#}); using the stand-ins");
+                        eprintln!(
+                            "pulling the official images failed ({e:#}); using the stand-ins"
+                        );
                         standins(docker).await?
                     }
                     Err(e) => return Err(e),
@@ -147,7 +152,11 @@ async fn pull_all(docker: &Docker, names: &[String]) -> anyhow::Result<()> {
     let pulls = names.iter().map(|name| async move {
         let pull = docker
             .create_image(
-                Some(CreateImageOptionsBuilder::default().from_image(name).build()),
+                Some(
+                    CreateImageOptionsBuilder::default()
+                        .from_image(name)
+                        .build(),
+                ),
                 None,
                 None,
             )
@@ -155,7 +164,10 @@ async fn pull_all(docker: &Docker, names: &[String]) -> anyhow::Result<()> {
         match tokio::time::timeout(PULL_BUDGET, pull).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(anyhow::Error::new(e).context(format!("cannot pull `{name}`"))),
-            Err(_) => bail!("pulling `{name}` took more than {} s", PULL_BUDGET.as_secs()),
+            Err(_) => bail!(
+                "pulling `{name}` took more than {} s",
+                PULL_BUDGET.as_secs()
+            ),
         }
     });
     futures_util::future::try_join_all(pulls).await?;

@@ -6,7 +6,8 @@ use bollard::Docker;
 
 /// A connected client: `DOCKER_HOST` honoured, API version negotiated, the engine pinged.
 pub async fn connect() -> anyhow::Result<Docker> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let docker = Docker::connect_with_defaults()
         .with_context(|| format!("cannot set up a Docker client for `{host}`"))?;
     let docker = docker

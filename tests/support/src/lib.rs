@@ -22,7 +22,7 @@ pub mod standin;
 
 pub use backend::{images, images_with, Backend, TestImages};
 pub use engine::{connect, engine};
-pub use run::{sweep_label, TestRun};
+pub use run::{labelled_objects, sweep_label, TestRun};
 
 /// Tests tag every object they make with `dev.iamstack.test-run=<run id>` and sweep by it
 /// (the same key as `iamstack::names::LABEL_TEST_RUN`).

@@ -54,15 +54,12 @@ impl TestRun {
 
     /// As [`TestRun::new`], with a client the test already has.
     pub async fn with_engine(docker: &Docker) -> TestRun {
-        let pid = std::process::id();
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let run = TestRun {
-            id: format!("{pid}-{nanos}"),
-            project: format!("t{}-{}", base36(u128::from(pid)), base36(nanos)),
-        };
+        let (id, project) = identity(std::process::id(), nanos);
+        let run = TestRun { id, project };
         if let Err(e) = sweep_dead_runs(docker).await {
             eprintln!("warning: sweeping the leftovers of dead test runs failed: {e:#}");
         }
@@ -97,8 +94,7 @@ impl TestRun {
     /// What still carries this run's label, as `kind name` lines (containers, networks, volumes,
     /// images): tests use it to assert that `down` (or a sweep) left nothing behind.
     pub async fn leftovers(&self, docker: &Docker) -> anyhow::Result<Vec<String>> {
-        let found = list_labelled(docker, &self.label_arg()).await?;
-        Ok(found.describe())
+        labelled_objects(docker, &self.label_arg()).await
     }
 
     /// Sweep now (the drop sweeps again; a second sweep finds nothing).
@@ -129,6 +125,21 @@ impl Drop for TestRun {
     }
 }
 
+/// The run id `<pid>-<nanos>` and the project name `t<pid>-<nanos>` (base 36, lowercase: a valid
+/// `--project`, 22 characters at most).
+fn identity(pid: u32, nanos: u128) -> (String, String) {
+    (
+        format!("{pid}-{nanos}"),
+        format!("t{}-{}", base36(u128::from(pid)), base36(nanos)),
+    )
+}
+
+/// Every container, network, volume and image carrying the label `filter` (`key` or
+/// `key=value`), as `kind name` lines.
+pub async fn labelled_objects(docker: &Docker, filter: &str) -> anyhow::Result<Vec<String>> {
+    Ok(list_labelled(docker, filter).await?.describe())
+}
+
 fn base36(mut n: u128) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = Vec::new();
@@ -155,7 +166,11 @@ struct Labelled {
 impl Labelled {
     fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
-        out.extend(self.containers.iter().map(|(_, n, _)| format!("container {n}")));
+        out.extend(
+            self.containers
+                .iter()
+                .map(|(_, n, _)| format!("container {n}")),
+        );
         out.extend(self.networks.iter().map(|(_, n, _)| format!("network {n}")));
         out.extend(self.volumes.iter().map(|(n, _)| format!("volume {n}")));
         out.extend(
@@ -236,11 +251,7 @@ async fn list_labelled(docker: &Docker, filter: &str) -> anyhow::Result<Labelled
             .into_iter()
             .map(|n| {
                 let v = value(n.labels.as_ref());
-                (
-                    n.id.unwrap_or_default(),
-                    n.name.unwrap_or_default(),
-                    v,
-                )
+                (n.id.unwrap_or_default(), n.name.unwrap_or_default(), v)
             })
             .collect(),
         volumes: volumes
@@ -302,7 +313,10 @@ pub async fn sweep_label(docker: &Docker, filter: &str) -> anyhow::Result<()> {
     let results = join_all(found.volumes.iter().map(|(name, _)| async move {
         gone(
             docker
-                .remove_volume(name, Some(RemoveVolumeOptionsBuilder::default().force(true).build()))
+                .remove_volume(
+                    name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
                 .await,
         )
         .map_err(|e| format!("volume `{name}`: {e}"))
@@ -377,6 +391,28 @@ mod tests {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(4_194_304);
         assert!(!pid_alive(pid_max + 1));
+    }
+
+    /// The rule of `iamstack::names::validate_project`: `[a-z0-9][a-z0-9_.-]*`, at most 40.
+    fn valid_project(p: &str) -> bool {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+            && p.len() <= 40
+    }
+
+    #[test]
+    fn identities_are_valid_projects_even_at_the_largest_pid_and_time() {
+        let (id, project) = identity(u32::MAX, u128::from(u64::MAX));
+        assert_eq!(run_pid(&id), Some(u32::MAX));
+        assert!(valid_project(&project), "{project}");
+        let (id, project) = identity(4242, 1_732_640_000_123_456_789);
+        assert_eq!(id, "4242-1732640000123456789");
+        assert!(valid_project(&project), "{project}");
+        let (_, other) = identity(4242, 1_732_640_000_123_456_790);
+        assert_ne!(project, other, "one nanosecond apart must differ");
     }
 
     #[test]

@@ -18,9 +18,13 @@
 //!
 //! Every image carries `dev.iamstack.standin-hash=<hash of its inputs>`: the rootfs recipe, the
 //! files (for the double: its crate's sources, the workspace `Cargo.toml` and `Cargo.lock`) and the
-//! configuration. A stale or missing hash means rebuild; a matching one means the image is used as
-//! is, without taking any lock. Builds hold an exclusive lock on `<target>/standin/build.lock`, so
-//! parallel test processes build once and the others wait, then find the image fresh.
+//! configuration. Each build is tagged twice: by its exact name `repo:tag-<hash12>` (what tests
+//! run: nobody else moves it, so two worktrees sharing an engine never run each other's double)
+//! and by the plain name (`iamstack-test/postgres:17`), re-pointed at the caller's build on every
+//! call. A missing exact image means build; a present one is used as is, without taking any lock.
+//! Builds hold an exclusive lock on `<target>/standin/build.lock`, so parallel test processes build
+//! once and the others wait, then find the image fresh. The newest 5 builds of each stand-in are
+//! kept (they share their base layer).
 //!
 //! Stand-ins are never tagged with an official name.
 
@@ -35,7 +39,8 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerConfig, ContainerCreateBody};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -193,10 +198,20 @@ impl ImageSpec {
         )
     }
 
+    /// The image under a tag naming its hash, `repo:tag-<hash12>`, e.g.
+    /// `iamstack-test/postgres:17-0123456789ab`: what tests run. Several worktrees (or branches)
+    /// sharing one engine each get their own build, while the plain tag points at the latest.
+    pub fn exact_image(&self) -> String {
+        format!("{}-{}", self.image, &self.hash()[..12])
+    }
+
     fn container_config(&self, hash: &str) -> ContainerConfig {
         let c = &self.config;
-        let mut labels: std::collections::HashMap<String, String> =
-            c.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut labels: std::collections::HashMap<String, String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         labels.insert(LABEL_STANDIN_HASH.to_string(), hash.to_string());
         let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         ContainerConfig {
@@ -351,7 +366,8 @@ pub enum Outcome {
     Built,
 }
 
-/// The two stand-ins, ready.
+/// The two stand-ins, ready, by their exact (hash-suffixed) names; the plain names
+/// [`POSTGRES_IMAGE`] and [`KEYCLOAK_IMAGE`] point at the same images after [`ensure_all`].
 #[derive(Debug, Clone)]
 pub struct Standins {
     pub postgres: String,
@@ -365,8 +381,8 @@ pub async fn ensure_all(docker: &Docker) -> anyhow::Result<Standins> {
     let specs = [postgres_spec(), keycloak_spec(&layout)?];
     ensure_many(docker, &layout, &specs).await?;
     Ok(Standins {
-        postgres: specs[0].image.clone(),
-        keycloak: specs[1].image.clone(),
+        postgres: specs[0].exact_image(),
+        keycloak: specs[1].exact_image(),
     })
 }
 
@@ -381,12 +397,15 @@ async fn ensure_many(
     layout: &Layout,
     specs: &[ImageSpec],
 ) -> anyhow::Result<Vec<Outcome>> {
-    // Fast path, no lock: every image already carries its hash.
+    // Fast path, no lock: every image already exists under its exact name.
     let mut fresh = Vec::new();
     for spec in specs {
-        fresh.push(image_hash(docker, &spec.image).await? == Some(spec.hash()));
+        fresh.push(image_hash(docker, &spec.exact_image()).await? == Some(spec.hash()));
     }
     if fresh.iter().all(|f| *f) {
+        for spec in specs {
+            point_plain_tag(docker, spec).await?;
+        }
         return Ok(vec![Outcome::Fresh; specs.len()]);
     }
 
@@ -394,12 +413,15 @@ async fn ensure_many(
     // Someone may have built while we waited for the lock.
     let mut stale = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        if image_hash(docker, &spec.image).await? != Some(spec.hash()) {
+        if image_hash(docker, &spec.exact_image()).await? != Some(spec.hash()) {
             stale.push(i);
         }
     }
     let builds = stale.iter().map(|&i| build(docker, layout, &specs[i]));
     futures_util::future::try_join_all(builds).await?;
+    for spec in specs {
+        point_plain_tag(docker, spec).await?;
+    }
     Ok((0..specs.len())
         .map(|i| {
             if stale.contains(&i) {
@@ -409,6 +431,82 @@ async fn ensure_many(
             }
         })
         .collect())
+}
+
+/// Make the plain name (`iamstack-test/postgres:17`) point at the exact build, for people and
+/// the README's demo; tests use the exact name, which nobody else moves.
+async fn point_plain_tag(docker: &Docker, spec: &ImageSpec) -> anyhow::Result<()> {
+    let old = image_id(docker, &spec.image).await;
+    if old.is_some() && old == image_id(docker, &spec.exact_image()).await {
+        return Ok(());
+    }
+    let (repo, tag) = split_ref(&spec.image);
+    docker
+        .tag_image(
+            &spec.exact_image(),
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+        )
+        .await
+        .with_context(|| format!("cannot tag `{}` as `{}`", spec.exact_image(), spec.image))?;
+    // An image left without any tag (e.g. built before exact tags existed) is dead weight.
+    remove_replaced(docker, old, &spec.image).await;
+    Ok(())
+}
+
+async fn image_id(docker: &Docker, image: &str) -> Option<String> {
+    docker.inspect_image(image).await.ok().and_then(|i| i.id)
+}
+
+/// How many exact builds of one stand-in to keep (they share the base layer: each costs only
+/// its own files).
+const KEEP_BUILDS: usize = 5;
+
+/// Untag all but the newest [`KEEP_BUILDS`] exact builds of `spec`'s image. An image a container
+/// still uses keeps its last tag (the engine refuses; we leave it).
+async fn prune_old_builds(docker: &Docker, spec: &ImageSpec) {
+    let (repo, tag) = split_ref(&spec.image);
+    let prefix = format!("{repo}:{tag}-");
+    let filters = std::collections::HashMap::from([("reference", vec![repo.to_string()])]);
+    let Ok(images) = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+    else {
+        return;
+    };
+    let mut builds: Vec<(i64, String)> = images
+        .iter()
+        .flat_map(|i| {
+            i.repo_tags
+                .iter()
+                .filter(|t| t.starts_with(&prefix))
+                .map(move |t| (i.created, t.clone()))
+        })
+        .collect();
+    builds.sort_by(|a, b| b.cmp(a));
+    for (_, old) in builds.into_iter().skip(KEEP_BUILDS) {
+        if old != spec.exact_image() {
+            let _ = docker
+                .remove_image(
+                    &old,
+                    Some(RemoveImageOptionsBuilder::default().build()),
+                    None,
+                )
+                .await;
+        }
+    }
+}
+
+fn split_ref(image: &str) -> (&str, &str) {
+    image.rsplit_once(':').unwrap_or((image, "latest"))
 }
 
 /// An exclusive lock on `<target>/standin/build.lock`, released on drop (when the file closes).
@@ -474,7 +572,9 @@ async fn build(docker: &Docker, layout: &Layout, spec: &ImageSpec) -> anyhow::Re
     Ok(())
 }
 
-/// The imported base image of `rootfs`, imported (and its tarball made) if missing or stale.
+/// The imported base image of `rootfs` (`iamstack-test/rootfs:<name>`), imported (and its
+/// tarball made) if missing or stale. Holds no lock: call it through [`ensure_rootfs_image`] or
+/// under the build lock.
 async fn ensure_base(docker: &Docker, layout: &Layout, rootfs: &Rootfs) -> anyhow::Result<String> {
     let image = rootfs.image();
     let hash = rootfs.hash();
@@ -495,6 +595,21 @@ async fn ensure_base(docker: &Docker, layout: &Layout, rootfs: &Rootfs) -> anyho
     );
     remove_replaced(docker, old, &image).await;
     Ok(image)
+}
+
+/// The imported base image of `rootfs`, made if missing or stale (under the build lock). Tests
+/// use the minbase one for throwaway containers.
+pub async fn ensure_rootfs_image(
+    docker: &Docker,
+    layout: &Layout,
+    rootfs: &Rootfs,
+) -> anyhow::Result<String> {
+    let image = rootfs.image();
+    if image_hash(docker, &image).await? == Some(rootfs.hash()) {
+        return Ok(image);
+    }
+    let _lock = BuildLock::acquire(layout).await?;
+    ensure_base(docker, layout, rootfs).await
 }
 
 /// Run mmdebstrap into `<tarball>.partial-<pid>`, then rename: a crash never leaves a tarball
@@ -559,8 +674,13 @@ async fn make_rootfs(layout: &Layout, rootfs: &Rootfs, tarball: &Path) -> anyhow
 }
 
 /// `docker import`: POST /images/create?fromSrc=- with the tarball streamed as the body.
-async fn import_tarball(docker: &Docker, tarball: &Path, image: &str, hash: &str) -> anyhow::Result<()> {
-    let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
+async fn import_tarball(
+    docker: &Docker,
+    tarball: &Path,
+    image: &str,
+    hash: &str,
+) -> anyhow::Result<()> {
+    let (repo, tag) = split_ref(image);
     let file = tokio::fs::File::open(tarball)
         .await
         .with_context(|| format!("cannot open `{}`", tarball.display()))?;
@@ -580,7 +700,9 @@ async fn import_tarball(docker: &Docker, tarball: &Path, image: &str, hash: &str
         .tag(tag)
         .changes(vec![
             format!("LABEL {LABEL_STANDIN_HASH}={hash}"),
-            format!("LABEL {LABEL_DESCRIPTION}=\"iamstack test stand-in base (Debian {SUITE} rootfs)\""),
+            format!(
+                "LABEL {LABEL_DESCRIPTION}=\"iamstack test stand-in base (Debian {SUITE} rootfs)\""
+            ),
         ])
         .build();
     docker
@@ -608,17 +730,18 @@ async fn payload_files(layout: &Layout, payload: &Payload) -> anyhow::Result<Vec
     }
 }
 
-/// `cargo build --release --locked -p keycloak-double` with its own target directory under ours.
+/// `cargo build --profile standin --locked -p keycloak-double` with its own target directory under
+/// ours (the `standin` profile: optimised, but without LTO, so a cold build takes minutes, not ten).
 pub async fn build_double(layout: &Layout) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = layout.cargo_target();
     eprintln!(
-        "stand-ins: cargo build --release -p keycloak-double (target `{}`); minutes the first time",
+        "stand-ins: cargo build --profile standin -p keycloak-double (target `{}`); minutes the first time",
         target.display()
     );
     let started = Instant::now();
     let output = tokio::process::Command::new(&cargo)
-        .args(["build", "--release", "--locked", "-p", "keycloak-double"])
+        .args(["build", "--profile", "standin", "--locked", "-p", "keycloak-double"])
         .current_dir(&layout.workspace)
         .env("CARGO_TARGET_DIR", &target)
         // The outer cargo's jobserver and target settings are not the nested build's.
@@ -641,7 +764,7 @@ pub async fn build_double(layout: &Layout) -> anyhow::Result<PathBuf> {
         "stand-ins: keycloak-double built in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(target.join("release").join("keycloak-double"))
+    Ok(target.join("standin").join("keycloak-double"))
 }
 
 /// A tar of `files` (with their parent directories, owned by root) to upload at `/`.
@@ -696,17 +819,25 @@ async fn commit_image(
     files: &[FileEntry],
 ) -> anyhow::Result<()> {
     let hash = spec.hash();
-    let (repo, tag) = spec.image.rsplit_once(':').unwrap_or((&spec.image, "latest"));
+    let exact = spec.exact_image();
+    let (repo, tag) = split_ref(&exact);
     let container = format!(
         "iamstack-standin-build-{}",
         spec.image.replace(['/', ':'], "-")
     );
-    let rm = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let rm = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     // A build container left by a killed build (we hold the lock: nobody else uses it).
     let _ = docker.remove_container(&container, Some(rm.clone())).await;
     docker
         .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&container).build()),
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&container)
+                    .build(),
+            ),
             ContainerCreateBody {
                 image: Some(base.to_string()),
                 cmd: Some(vec!["/bin/true".into()]),
@@ -725,7 +856,6 @@ async fn commit_image(
             )
             .await
             .context("cannot upload the stand-in's files")?;
-        let old = docker.inspect_image(&spec.image).await.ok().and_then(|i| i.id);
         docker
             .commit_container(
                 CommitContainerOptionsBuilder::default()
@@ -738,8 +868,8 @@ async fn commit_image(
                 spec.container_config(&hash),
             )
             .await
-            .with_context(|| format!("cannot commit `{}`", spec.image))?;
-        remove_replaced(docker, old, &spec.image).await;
+            .with_context(|| format!("cannot commit `{exact}`"))?;
+        prune_old_builds(docker, spec).await;
         anyhow::Ok(())
     }
     .await;
@@ -747,11 +877,20 @@ async fn commit_image(
     result
 }
 
-/// Remove the image a rebuild replaced (now untagged), unless a container still uses it.
+/// Remove the image `image` pointed at before (`old`) if no tag names it any more. Tags are
+/// checked first: deleting by id would also delete every tag of one repository at once (the
+/// engine's rule), e.g. another worktree's exact build. The engine refuses (and we leave it) when
+/// a container uses it.
 async fn remove_replaced(docker: &Docker, old: Option<String>, image: &str) {
     let Some(old) = old else { return };
-    let new = docker.inspect_image(image).await.ok().and_then(|i| i.id);
-    if new.as_deref() == Some(old.as_str()) {
+    if image_id(docker, image).await.as_deref() == Some(old.as_str()) {
+        return;
+    }
+    let tagged = match docker.inspect_image(&old).await {
+        Ok(info) => !info.repo_tags.unwrap_or_default().is_empty(),
+        Err(_) => return,
+    };
+    if tagged {
         return;
     }
     let _ = docker
@@ -787,8 +926,12 @@ pub fn files_hash(files: &[FileEntry]) -> String {
 pub fn double_sources_hash(workspace: &Path) -> anyhow::Result<String> {
     let crate_dir = workspace.join("tests").join("keycloak-double");
     let mut files = Vec::new();
-    collect_files(&crate_dir, &mut files)
-        .with_context(|| format!("cannot read the double's sources in `{}`", crate_dir.display()))?;
+    collect_files(&crate_dir, &mut files).with_context(|| {
+        format!(
+            "cannot read the double's sources in `{}`",
+            crate_dir.display()
+        )
+    })?;
     files.push(workspace.join("Cargo.toml"));
     files.push(workspace.join("Cargo.lock"));
     tree_hash(workspace, &files)
@@ -832,4 +975,196 @@ fn tail(bytes: &[u8], lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "iamstack-support-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn the_postgres_recipe_is_trixie_minbase_with_postgresql_17_and_no_main_cluster() {
+        let args = ROOTFS_POSTGRES.recipe_args();
+        assert!(args.contains(&"--variant=minbase".to_string()));
+        assert!(args.contains(&"--include=postgresql-17,util-linux".to_string()));
+        assert_eq!(args.last().map(String::as_str), Some("trixie"));
+        assert!(args.iter().any(
+            |a| a.starts_with("--essential-hook=") && a.contains("create_main_cluster = false")
+        ));
+        assert_ne!(ROOTFS_POSTGRES.hash(), ROOTFS_MINBASE.hash());
+    }
+
+    #[test]
+    fn stand_ins_never_carry_official_names() {
+        for name in [
+            POSTGRES_IMAGE,
+            KEYCLOAK_IMAGE,
+            &ROOTFS_POSTGRES.image(),
+            &ROOTFS_MINBASE.image(),
+        ] {
+            assert!(name.starts_with("iamstack-test/"), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_postgres_spec_follows_the_official_contract() {
+        let spec = postgres_spec();
+        let c = spec.container_config(&spec.hash());
+        assert_eq!(c.entrypoint, Some(vec!["docker-entrypoint.sh".to_string()]));
+        assert_eq!(c.cmd, Some(vec!["postgres".to_string()]));
+        assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(
+            c.volumes,
+            Some(vec!["/var/lib/postgresql/data".to_string()])
+        );
+        let env = c.env.unwrap_or_default();
+        assert!(env.contains(&"PGDATA=/var/lib/postgresql/data".to_string()));
+        assert!(env
+            .iter()
+            .any(|e| e.starts_with("PATH=") && e.ends_with(":/usr/lib/postgresql/17/bin")));
+        assert_eq!(
+            c.labels.unwrap_or_default().get(LABEL_STANDIN_HASH),
+            Some(&spec.hash())
+        );
+    }
+
+    #[test]
+    fn the_spec_hash_follows_every_input() {
+        let base = postgres_spec();
+        assert_eq!(
+            base.hash(),
+            postgres_spec().hash(),
+            "same inputs, same hash"
+        );
+
+        let mut script = base.clone();
+        let mut files = vec![FileEntry {
+            path: "/usr/local/bin/docker-entrypoint.sh".into(),
+            mode: 0o755,
+            content: format!("{POSTGRES_ENTRYPOINT}\n# changed\n").into_bytes(),
+        }];
+        script.input_hash = files_hash(&files);
+        assert_ne!(script.hash(), base.hash(), "a changed entrypoint");
+        files[0].mode = 0o644;
+        assert_ne!(files_hash(&files), script.input_hash, "a changed mode");
+
+        let mut config = base.clone();
+        config.config.stop_signal = "SIGTERM".into();
+        assert_ne!(config.hash(), base.hash(), "a changed configuration");
+
+        let mut rootfs = base.clone();
+        rootfs.rootfs = ROOTFS_MINBASE;
+        assert_ne!(rootfs.hash(), base.hash(), "a changed base");
+    }
+
+    #[test]
+    fn the_double_hash_follows_its_sources_and_lockfile_but_not_build_output() {
+        let ws = temp_dir("ws");
+        let src = ws.join("tests/keycloak-double/src");
+        std::fs::create_dir_all(&src).expect("src dir");
+        std::fs::write(ws.join("Cargo.toml"), "[workspace]\n").expect("write");
+        std::fs::write(ws.join("Cargo.lock"), "version = 4\n").expect("write");
+        std::fs::write(ws.join("tests/keycloak-double/Cargo.toml"), "[package]\n").expect("write");
+        std::fs::write(src.join("main.rs"), "fn main() {}\n").expect("write");
+        let first = double_sources_hash(&ws).expect("hash");
+
+        std::fs::create_dir_all(ws.join("tests/keycloak-double/target")).expect("dir");
+        std::fs::write(ws.join("tests/keycloak-double/target/junk"), "x").expect("write");
+        assert_eq!(
+            double_sources_hash(&ws).expect("hash"),
+            first,
+            "target/ is ignored"
+        );
+
+        std::fs::write(src.join("main.rs"), "fn main() { println!(); }\n").expect("write");
+        let edited = double_sources_hash(&ws).expect("hash");
+        assert_ne!(edited, first, "an edited source file");
+
+        std::fs::write(src.join("extra.rs"), "").expect("write");
+        let added = double_sources_hash(&ws).expect("hash");
+        assert_ne!(added, edited, "an added source file");
+
+        std::fs::write(ws.join("Cargo.lock"), "version = 4\n# bumped\n").expect("write");
+        assert_ne!(
+            double_sources_hash(&ws).expect("hash"),
+            added,
+            "a changed Cargo.lock"
+        );
+        let _ = std::fs::remove_dir_all(&ws);
+    }
+
+    #[test]
+    fn the_files_tar_holds_root_owned_parents_and_the_file() {
+        let tar = files_tar(&[FileEntry {
+            path: "/opt/keycloak/bin/kc.sh".into(),
+            mode: 0o755,
+            content: b"binary".to_vec(),
+        }])
+        .expect("tar");
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries().expect("entries") {
+            let mut entry = entry.expect("entry");
+            let path = entry.path().expect("path").display().to_string();
+            let header = entry.header().clone();
+            assert_eq!(header.uid().expect("uid"), 0, "{path}");
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut content).expect("read");
+            seen.push((path, header.mode().expect("mode"), content));
+        }
+        let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "opt",
+                "opt/keycloak",
+                "opt/keycloak/bin",
+                "opt/keycloak/bin/kc.sh"
+            ]
+        );
+        assert_eq!(seen[3].1, 0o755);
+        assert_eq!(seen[3].2, b"binary");
+    }
+
+    #[test]
+    fn the_postgres_entrypoint_is_valid_posix_shell() {
+        // dash is Debian's /bin/sh, the shell that runs it in the image.
+        let dir = temp_dir("entrypoint");
+        let script = dir.join("docker-entrypoint.sh");
+        std::fs::write(&script, POSTGRES_ENTRYPOINT).expect("write");
+        let status = std::process::Command::new("dash")
+            .arg("-n")
+            .arg(&script)
+            .status()
+            .expect("dash is installed (Debian's /bin/sh)");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(status.success(), "dash -n rejects the entrypoint");
+        assert!(POSTGRES_ENTRYPOINT.starts_with("#!/bin/sh\n"));
+    }
+
+    #[test]
+    fn the_layout_lives_in_the_target_dir_this_test_was_built_in() {
+        let layout = Layout::discover();
+        assert!(layout.root.ends_with("standin"));
+        let target = layout.root.parent().expect("parent");
+        assert!(
+            target.join("CACHEDIR.TAG").is_file(),
+            "{}",
+            target.display()
+        );
+        assert!(layout.workspace.join("tests/keycloak-double").is_dir());
+        assert!(layout.cargo_target().starts_with(&layout.root));
+    }
 }

@@ -7,22 +7,27 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use iamstack_test_support::standin;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
     let result = async {
         let docker = iamstack_test_support::connect().await?;
-        iamstack_test_support::standin::ensure_all(&docker).await
+        standin::ensure_all(&docker).await
     }
     .await;
     match result {
         Ok(standins) => {
             eprintln!(
-                "stand-ins ready in {:.1} s (test doubles, not the official images)",
-                started.elapsed().as_secs_f64()
+                "stand-ins ready in {:.1} s (test doubles, not the official images): {} and {}",
+                started.elapsed().as_secs_f64(),
+                standins.postgres,
+                standins.keycloak
             );
-            println!("IAMSTACK_POSTGRES_IMAGE={}", standins.postgres);
-            println!("IAMSTACK_KEYCLOAK_IMAGE={}", standins.keycloak);
+            // The plain names now point at exactly these builds.
+            println!("IAMSTACK_POSTGRES_IMAGE={}", standin::POSTGRES_IMAGE);
+            println!("IAMSTACK_KEYCLOAK_IMAGE={}", standin::KEYCLOAK_IMAGE);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,0 +1,612 @@
+//! Reconcile, the pure half: what Keycloak has ([`Observed`]) against what the file wants
+//! ([`RealmFile`]) gives a [`RealmPlan`]; no I/O here, so the plan is unit-tested and a dry
+//! run is the plan reported without being executed.
+//!
+//! "Differs" is judged only on the fields the file sets (Keycloak fills defaults for the
+//! rest): objects are compared key by key on the file's keys, attributes on the file's
+//! attribute names, set-like lists (redirect URIs, web origins, ...) ignoring order, usernames
+//! and emails ignoring case (Keycloak lower-cases them).
+
+use serde_json::{Map, Value};
+
+use super::realm_file::{
+    ClientSpec, Password, RealmFile, UserSpec, CLIENT_SET_FIELDS, IMPORT_ONLY_REALM_KEYS,
+    USER_SET_FIELDS,
+};
+
+/// What Keycloak has for one realm file, as read by GETs (and the password check).
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// `GET /admin/realms/{realm}`, or `None` when absent.
+    pub realm: Option<Value>,
+    /// Per file client, in file order: the client's representation and its secret.
+    pub clients: Vec<Option<ObservedClient>>,
+    /// Per file user, in file order.
+    pub users: Vec<Option<ObservedUser>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservedClient {
+    pub rep: Value,
+    /// From `GET .../client-secret`, read only when the file sets a secret.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservedUser {
+    pub rep: Value,
+    pub password: PasswordCheck,
+}
+
+/// What the password grant on the realm's `admin-cli` proved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The file sets no password.
+    NotChecked,
+    /// 200: the password is the file's.
+    Matches,
+    /// 401 `invalid_grant`: the password is different.
+    Differs,
+    /// Any other answer proves nothing (disabled, not fully set up, direct grants off): set it.
+    Unproven(String),
+}
+
+/// The plan for one realm file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RealmPlan {
+    /// Absent: one POST of the full realm with clients and users embedded.
+    Create { body: Value },
+    /// Present: patch the realm, then each client and user.
+    Reconcile {
+        /// Realm fields that differ (PUT only these); empty = unchanged.
+        realm_patch: Map<String, Value>,
+        clients: Vec<ClientPlan>,
+        users: Vec<UserPlan>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientPlan {
+    Create {
+        client_id: String,
+        body: Value,
+    },
+    /// GET the full representation, [`merge_client`], PUT the whole.
+    Update {
+        client_id: String,
+        id: String,
+        changes: Vec<String>,
+    },
+    Unchanged {
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserPlan {
+    Create {
+        username: String,
+        body: Value,
+    },
+    Update {
+        username: String,
+        id: String,
+        /// The whole representation to PUT (current merged with the file), if fields differ.
+        put: Option<Value>,
+        /// The password to set, if it differs or cannot be proven equal.
+        password: Option<Password>,
+        changes: Vec<String>,
+    },
+    Unchanged {
+        username: String,
+    },
+}
+
+impl ClientPlan {
+    pub fn name(&self) -> &str {
+        match self {
+            ClientPlan::Create { client_id, .. }
+            | ClientPlan::Update { client_id, .. }
+            | ClientPlan::Unchanged { client_id } => client_id,
+        }
+    }
+}
+
+impl UserPlan {
+    pub fn name(&self) -> &str {
+        match self {
+            UserPlan::Create { username, .. }
+            | UserPlan::Update { username, .. }
+            | UserPlan::Unchanged { username } => username,
+        }
+    }
+}
+
+/// Compute the plan for one realm file from what was observed.
+pub fn plan(desired: &RealmFile, observed: &Observed) -> RealmPlan {
+    let Some(current_realm) = &observed.realm else {
+        return RealmPlan::Create {
+            body: desired.creation_body(),
+        };
+    };
+    let realm_patch = realm_patch(desired.fields(), current_realm);
+    let clients = desired
+        .clients()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| plan_client(c, observed.clients.get(i).and_then(Option::as_ref)))
+        .collect();
+    let users = desired
+        .users()
+        .iter()
+        .enumerate()
+        .map(|(i, u)| plan_user(u, observed.users.get(i).and_then(Option::as_ref)))
+        .collect();
+    RealmPlan::Reconcile {
+        realm_patch,
+        clients,
+        users,
+    }
+}
+
+/// The realm fields that differ, as a PUT body (only these are sent).
+pub fn realm_patch(desired: &Map<String, Value>, current: &Value) -> Map<String, Value> {
+    desired
+        .iter()
+        .filter(|(k, _)| !IMPORT_ONLY_REALM_KEYS.contains(&k.as_str()))
+        .filter(|(k, v)| !field_matches(k, v, current.get(k.as_str()), &[]))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+pub fn plan_client(desired: &ClientSpec, observed: Option<&ObservedClient>) -> ClientPlan {
+    let client_id = desired.client_id().to_string();
+    let Some(observed) = observed else {
+        return ClientPlan::Create {
+            client_id,
+            body: desired.creation_body(),
+        };
+    };
+    let mut changes = client_changes(desired, &observed.rep);
+    if let (Some(want), Some(have)) = (desired.secret(), observed.secret.as_deref()) {
+        if want != have {
+            changes.push("secret".into());
+        }
+    }
+    if changes.is_empty() {
+        return ClientPlan::Unchanged { client_id };
+    }
+    let id = observed
+        .rep
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    ClientPlan::Update {
+        client_id,
+        id,
+        changes,
+    }
+}
+
+/// The client fields the file sets that differ from `current` (the secret is compared
+/// separately, through `client-secret`: a GET of the client may mask it).
+pub fn client_changes(desired: &ClientSpec, current: &Value) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (k, v) in desired.fields() {
+        if k == "secret" || k == "id" {
+            continue;
+        }
+        if k == "attributes" {
+            changes.extend(attribute_changes(v, current.get("attributes")));
+            continue;
+        }
+        if !field_matches(k, v, current.get(k.as_str()), CLIENT_SET_FIELDS) {
+            changes.push(k.clone());
+        }
+    }
+    changes
+}
+
+/// The whole client to PUT: the current full representation with the file's fields laid
+/// over it (attributes merged by name), and the secret when the file sets one. A partial PUT
+/// would reset what it omits (e.g. delete the service-account user, facts §4).
+pub fn merge_client(current_full: &Value, desired: &ClientSpec) -> Value {
+    merge(current_full, desired.fields())
+}
+
+pub fn plan_user(desired: &UserSpec, observed: Option<&ObservedUser>) -> UserPlan {
+    let username = desired.username().to_string();
+    let Some(observed) = observed else {
+        return UserPlan::Create {
+            username,
+            body: desired.creation_body(),
+        };
+    };
+    let mut changes = user_changes(desired, &observed.rep);
+    let put = (!changes.is_empty()).then(|| merge(&observed.rep, desired.fields()));
+    let password = match &observed.password {
+        PasswordCheck::NotChecked | PasswordCheck::Matches => None,
+        PasswordCheck::Differs | PasswordCheck::Unproven(_) => desired.password().cloned(),
+    };
+    if password.is_some() {
+        changes.push("password".into());
+    }
+    if changes.is_empty() {
+        return UserPlan::Unchanged { username };
+    }
+    let id = observed
+        .rep
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    UserPlan::Update {
+        username,
+        id,
+        put,
+        password,
+        changes,
+    }
+}
+
+pub fn user_changes(desired: &UserSpec, current: &Value) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (k, v) in desired.fields() {
+        if k == "id" {
+            continue;
+        }
+        if k == "attributes" {
+            changes.extend(attribute_changes(v, current.get("attributes")));
+            continue;
+        }
+        if !field_matches(k, v, current.get(k.as_str()), USER_SET_FIELDS) {
+            changes.push(k.clone());
+        }
+    }
+    changes
+}
+
+/// `current` with `desired`'s fields laid over it; `attributes` merged by name.
+fn merge(current: &Value, desired: &Map<String, Value>) -> Value {
+    let mut out = current.as_object().cloned().unwrap_or_default();
+    for (k, v) in desired {
+        if k == "attributes" {
+            let mut attrs = out
+                .get("attributes")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(want) = v.as_object() {
+                for (ak, av) in want {
+                    attrs.insert(ak.clone(), av.clone());
+                }
+            }
+            out.insert("attributes".into(), Value::Object(attrs));
+        } else {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn attribute_changes(desired: &Value, current: Option<&Value>) -> Vec<String> {
+    let Some(want) = desired.as_object() else {
+        return Vec::new();
+    };
+    want.iter()
+        .filter(|(k, v)| !covers(v, current.and_then(|c| c.get(k.as_str()))))
+        .map(|(k, _)| format!("attributes.{k}"))
+        .collect()
+}
+
+/// Does the current value of field `key` satisfy the desired one?
+fn field_matches(key: &str, desired: &Value, current: Option<&Value>, set_fields: &[&str]) -> bool {
+    match key {
+        "username" | "email" => match (desired.as_str(), current.and_then(Value::as_str)) {
+            (Some(d), Some(c)) => d.eq_ignore_ascii_case(c),
+            (Some(d), None) => d.is_empty(),
+            _ => covers(desired, current),
+        },
+        k if set_fields.contains(&k) => {
+            let want = string_set(Some(desired));
+            let have = string_set(current);
+            want == have
+        }
+        _ => covers(desired, current),
+    }
+}
+
+fn string_set(v: Option<&Value>) -> std::collections::BTreeSet<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Generic "the current value satisfies the desired one": objects on the desired keys only,
+/// lists element by element, scalars equal (a string and the scalar it spells are equal,
+/// since Keycloak stores some typed values as strings).
+pub fn covers(desired: &Value, current: Option<&Value>) -> bool {
+    match (desired, current) {
+        (Value::Null, None | Some(Value::Null)) => true,
+        (_, None) => false,
+        (Value::Object(d), Some(Value::Object(c))) => {
+            d.iter().all(|(k, v)| covers(v, c.get(k.as_str())))
+        }
+        (Value::Array(d), Some(Value::Array(c))) => {
+            d.len() == c.len() && d.iter().zip(c).all(|(dv, cv)| covers(dv, Some(cv)))
+        }
+        (Value::Number(d), Some(Value::Number(c))) => d.as_f64() == c.as_f64(),
+        (Value::String(d), Some(Value::Bool(_) | Value::Number(_))) => {
+            current.is_some_and(|c| c.to_string().as_str() == d.as_str())
+        }
+        (Value::Bool(_) | Value::Number(_), Some(Value::String(c))) => {
+            desired.to_string().as_str() == c.as_str()
+        }
+        (d, Some(c)) => d == c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keycloak::realm_file::{parse_realm_file, BUILTIN_REALM};
+    use serde_json::json;
+
+    fn builtin() -> RealmFile {
+        parse_realm_file(BUILTIN_REALM, "builtin", false, &|_| None).unwrap()
+    }
+
+    /// What Keycloak returns after creating the built-in realm: the file's fields plus the
+    /// defaults it fills in, lists in another order, a masked secret.
+    fn keycloak_view(realm: &RealmFile) -> Observed {
+        let mut realm_rep = Value::Object(realm.fields().clone());
+        realm_rep["id"] = json!("7d4c");
+        realm_rep["sslRequired"] = json!("external");
+        realm_rep["accessTokenLifespan"] = json!(300);
+        let clients = realm
+            .clients()
+            .iter()
+            .map(|c| {
+                let mut rep = Value::Object(c.fields().clone());
+                rep["id"] = json!("c-uuid");
+                rep["secret"] = json!("**********");
+                rep["frontchannelLogout"] = json!(true);
+                rep["attributes"]["backchannel.logout.session.required"] = json!("true");
+                if let Some(list) = rep["redirectUris"].as_array_mut() {
+                    list.reverse();
+                }
+                Some(ObservedClient {
+                    rep,
+                    secret: c.secret().map(str::to_string),
+                })
+            })
+            .collect();
+        let users = realm
+            .users()
+            .iter()
+            .map(|u| {
+                let mut rep = Value::Object(u.fields().clone());
+                rep["id"] = json!("u-uuid");
+                rep["username"] = json!(u.username().to_lowercase());
+                rep["createdTimestamp"] = json!(1700000000000u64);
+                Some(ObservedUser {
+                    rep,
+                    password: PasswordCheck::Matches,
+                })
+            })
+            .collect();
+        Observed {
+            realm: Some(realm_rep),
+            clients,
+            users,
+        }
+    }
+
+    #[test]
+    fn absent_realm_is_one_creation_with_everything_embedded() {
+        let realm = builtin();
+        let RealmPlan::Create { body } = plan(&realm, &Observed::default()) else {
+            panic!("expected a creation");
+        };
+        assert_eq!(body["realm"], "testing");
+        assert_eq!(body["enabled"], true);
+        assert_eq!(body["clients"][0]["clientId"], "test-client");
+        assert_eq!(
+            body["clients"][0]["secret"],
+            "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6"
+        );
+        assert_eq!(body["clients"][0]["publicClient"], false);
+        assert_eq!(body["users"][0]["credentials"][0]["value"], "test-user$123");
+        assert_eq!(body["users"][0]["credentials"][0]["temporary"], false);
+    }
+
+    #[test]
+    fn keycloak_defaults_and_list_order_are_not_differences() {
+        let realm = builtin();
+        let observed = keycloak_view(&realm);
+        let RealmPlan::Reconcile {
+            realm_patch,
+            clients,
+            users,
+        } = plan(&realm, &observed)
+        else {
+            panic!("expected reconcile");
+        };
+        assert!(realm_patch.is_empty(), "{realm_patch:?}");
+        assert_eq!(
+            clients,
+            vec![ClientPlan::Unchanged {
+                client_id: "test-client".into()
+            }]
+        );
+        assert_eq!(
+            users,
+            vec![UserPlan::Unchanged {
+                username: "test-user".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn drift_is_named_field_by_field() {
+        let realm = builtin();
+        let mut observed = keycloak_view(&realm);
+        observed.realm.as_mut().unwrap()["displayName"] = json!("Changed");
+        let client = observed.clients[0].as_mut().unwrap();
+        client.rep["redirectUris"] = json!(["http://evil/*"]);
+        client.rep["serviceAccountsEnabled"] = json!(false);
+        client.rep["attributes"]["post.logout.redirect.uris"] = json!("+");
+        client.secret = Some("regenerated".into());
+        let user = observed.users[0].as_mut().unwrap();
+        user.rep["lastName"] = json!("Else");
+        user.password = PasswordCheck::Differs;
+
+        let RealmPlan::Reconcile {
+            realm_patch,
+            clients,
+            users,
+        } = plan(&realm, &observed)
+        else {
+            panic!("expected reconcile");
+        };
+        assert_eq!(
+            realm_patch,
+            json!({"displayName": "Testing"})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+        let ClientPlan::Update { id, changes, .. } = &clients[0] else {
+            panic!("client should update: {clients:?}");
+        };
+        assert_eq!(id, "c-uuid");
+        let mut changes = changes.clone();
+        changes.sort();
+        assert_eq!(
+            changes,
+            [
+                "attributes.post.logout.redirect.uris",
+                "redirectUris",
+                "secret",
+                "serviceAccountsEnabled"
+            ]
+        );
+        let UserPlan::Update {
+            put,
+            password,
+            changes,
+            ..
+        } = &users[0]
+        else {
+            panic!("user should update: {users:?}");
+        };
+        assert_eq!(changes, &["lastName", "password"]);
+        let put = put.as_ref().unwrap();
+        assert_eq!(put["lastName"], "User");
+        assert_eq!(
+            put["createdTimestamp"], 1700000000000u64,
+            "PUT keeps Keycloak's fields"
+        );
+        assert!(put.get("credentials").is_none());
+        assert_eq!(password.as_ref().unwrap().value, "test-user$123");
+    }
+
+    #[test]
+    fn unproven_password_is_set_and_matching_one_is_not() {
+        let realm = builtin();
+        let mut observed = keycloak_view(&realm);
+        observed.users[0].as_mut().unwrap().password =
+            PasswordCheck::Unproven("400 Account is not fully set up".into());
+        let RealmPlan::Reconcile { users, .. } = plan(&realm, &observed) else {
+            panic!()
+        };
+        assert!(
+            matches!(&users[0], UserPlan::Update { put: None, password: Some(_), changes, .. } if changes == &["password"])
+        );
+    }
+
+    #[test]
+    fn missing_client_and_user_are_created_in_an_existing_realm() {
+        let realm = builtin();
+        let mut observed = keycloak_view(&realm);
+        observed.clients[0] = None;
+        observed.users[0] = None;
+        let RealmPlan::Reconcile { clients, users, .. } = plan(&realm, &observed) else {
+            panic!()
+        };
+        assert!(
+            matches!(&clients[0], ClientPlan::Create { body, .. } if body["secret"] == "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6")
+        );
+        assert!(
+            matches!(&users[0], UserPlan::Create { body, .. } if body["credentials"][0]["type"] == "password")
+        );
+    }
+
+    #[test]
+    fn merge_keeps_the_full_representation() {
+        let realm = builtin();
+        let spec = &realm.clients()[0];
+        let current = json!({
+            "id": "c-uuid", "clientId": "test-client", "serviceAccountsEnabled": false,
+            "authorizationServicesEnabled": true, "protocolMappers": [{"name": "m"}],
+            "attributes": {"backchannel.logout.session.required": "true"}
+        });
+        let merged = merge_client(&current, spec);
+        assert_eq!(merged["id"], "c-uuid");
+        assert_eq!(merged["serviceAccountsEnabled"], true);
+        assert_eq!(merged["authorizationServicesEnabled"], true);
+        assert_eq!(merged["protocolMappers"][0]["name"], "m");
+        assert_eq!(merged["secret"], "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6");
+        assert_eq!(
+            merged["attributes"]["backchannel.logout.session.required"],
+            "true"
+        );
+        assert_eq!(
+            merged["attributes"]["post.logout.redirect.uris"],
+            "http://localhost:5000/*"
+        );
+    }
+
+    #[test]
+    fn import_only_collections_are_not_patched() {
+        let desired = json!({"realm": "r", "roles": {"realm": [{"name": "x"}]}, "enabled": true});
+        let current = json!({"realm": "r", "enabled": true});
+        assert!(realm_patch(desired.as_object().unwrap(), &current).is_empty());
+    }
+
+    #[test]
+    fn unknown_realm_fields_absent_from_keycloak_differ() {
+        let desired = json!({"realm": "r", "frobnicate": 1});
+        let current = json!({"realm": "r"});
+        let patch = realm_patch(desired.as_object().unwrap(), &current);
+        assert_eq!(patch.keys().collect::<Vec<_>>(), ["frobnicate"]);
+    }
+
+    #[test]
+    fn covers_rules() {
+        assert!(covers(&json!({"a": 1}), Some(&json!({"a": 1.0, "b": 2}))));
+        assert!(!covers(&json!({"a": 1}), Some(&json!({"b": 2}))));
+        assert!(covers(&json!("true"), Some(&json!(true))));
+        assert!(covers(&json!(300), Some(&json!("300"))));
+        assert!(!covers(&json!([1, 2]), Some(&json!([2, 1]))));
+        assert!(covers(&Value::Null, None));
+        assert!(!covers(&json!(false), None));
+        assert!(field_matches(
+            "email",
+            &json!("A@B"),
+            Some(&json!("a@b")),
+            &[]
+        ));
+        assert!(field_matches(
+            "webOrigins",
+            &json!(["x", "y"]),
+            Some(&json!(["y", "x"])),
+            CLIENT_SET_FIELDS
+        ));
+    }
+}

@@ -1,1 +1,0 @@
-//! `verify`: the OAuth2/OIDC flows as checks.
