@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// How often probes run ("readiness noticed within 0.25 s of happening").
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// One probe attempt may take at most this long; a hung attempt counts as "not yet".
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
