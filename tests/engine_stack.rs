@@ -746,3 +746,73 @@ async fn ctrl_c_removes_what_this_run_created_and_keeps_network_and_data() {
     // A later `up` converges.
     ctx.up_ok(&[]).await;
 }
+
+#[tokio::test]
+async fn a_data_dir_is_bind_mounted_and_never_deleted() {
+    let Some(ctx) = setup().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("postgres");
+    let data_arg = data.to_str().unwrap().to_string();
+    ctx.up_ok(&["--data-dir", &data_arg]).await;
+    assert!(
+        data.join("PG_VERSION").is_file(),
+        "Postgres initialised the directory"
+    );
+    assert!(
+        !ctx.volume_exists().await,
+        "no named volume with --data-dir"
+    );
+    let mounts = ctx.inspect("postgres").await.unwrap().mounts.unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.source.as_deref() == Some(data_arg.as_str())
+                && m.destination.as_deref() == Some("/var/lib/postgresql/data")),
+        "{mounts:?}"
+    );
+    let down = ctx.down(&["--volumes"]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert_eq!(
+        down.action("data directory", &data_arg).as_deref(),
+        Some("unchanged"),
+        "{}",
+        down.describe()
+    );
+    assert!(
+        data.join("PG_VERSION").is_file(),
+        "down --volumes never deletes a --data-dir directory"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_and_a_missing_image_create_nothing() {
+    let Some(ctx) = setup().await else { return };
+    let dry = ctx.up(&["--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.describe());
+    assert_eq!(
+        dry.action("container", &ctx.name("postgres")).as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        dry.action("container", &ctx.name("keycloak")).as_deref(),
+        Some("created")
+    );
+    assert_eq!(
+        ctx.run.leftovers(&ctx.docker).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    let missing = "iamstack-test/no-such-image:0";
+    let up = ctx.up(&["--keycloak-image", missing]).await;
+    assert_ne!(up.code, 0, "{}", up.describe());
+    assert!(
+        up.stderr.contains(&format!("image `{missing}`")),
+        "{}",
+        up.stderr
+    );
+    assert!(up.stderr.contains("--keycloak-image"), "{}", up.stderr);
+    assert_eq!(
+        ctx.run.leftovers(&ctx.docker).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
