@@ -113,3 +113,10 @@ impl Human {
         }
     }
 }
+
+impl Drop for Human {
+    /// No spinner is left drawn when the command ends (e.g. before `main` prints an error).
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
