@@ -34,8 +34,8 @@ pub async fn resolve_target(
     if let Some(found) = discover(&project).await {
         return Ok((found.keycloak_url.clone(), Some(found)));
     }
-    let url =
-        url::Url::parse(DEFAULT_KEYCLOAK_URL).map_err(|e| fail(Kind::InvalidConfig, e.to_string()))?;
+    let url = url::Url::parse(DEFAULT_KEYCLOAK_URL)
+        .map_err(|e| fail(Kind::InvalidConfig, e.to_string()))?;
     Ok((url, None))
 }
 

@@ -7,10 +7,10 @@ use anyhow::Context;
 
 use crate::cli::UpArgs;
 use crate::commands;
-use crate::keycloak::{self, RealmFile};
 use crate::config::{self, AdminCredentials, EngineConfig, StackConfig};
 use crate::docker::Engine;
 use crate::error::{exit, fail, Kind};
+use crate::keycloak::{self, RealmFile};
 use crate::report::{Event, OidcValue, Reporter};
 use crate::stack::plan::{self, host_port, StackPlan};
 use crate::stack::up::{self as stack_up, CreatedLog, Endpoints, UpOptions};
@@ -57,7 +57,13 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
                 .await?;
             }
             if args.verify && !args.dry_run {
-                verify(&endpoints.keycloak_url(), &config.hostname, &realms, reporter).await?;
+                verify(
+                    &endpoints.keycloak_url(),
+                    &config.hostname,
+                    &realms,
+                    reporter,
+                )
+                .await?;
             }
         }
         anyhow::Ok(outcome)

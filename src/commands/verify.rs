@@ -23,7 +23,11 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     // --keycloak-url (its KC_HOSTNAME is unknown; scheme, port and path are still checked).
     let hostname = match (&args.target.keycloak_url, found) {
         (Some(_), _) => None,
-        (None, Some(found)) => Some(found.hostname.unwrap_or_else(|| DEFAULT_HOSTNAME.to_string())),
+        (None, Some(found)) => Some(
+            found
+                .hostname
+                .unwrap_or_else(|| DEFAULT_HOSTNAME.to_string()),
+        ),
         (None, None) => Some(DEFAULT_HOSTNAME.to_string()),
     };
     let target = target_for(

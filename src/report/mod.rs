@@ -383,7 +383,10 @@ mod tests {
         assert!(hidden.contains("http://localhost:8080/admin/"), "{hidden}");
         assert!(hidden.contains("--show-secrets"), "{hidden}");
         assert!(!hidden.contains("kc_admin"), "{hidden}");
-        assert!(hidden.contains("OIDC_CLIENT_ID      test-client"), "{hidden}");
+        assert!(
+            hidden.contains("OIDC_CLIENT_ID      test-client"),
+            "{hidden}"
+        );
         assert!(!hidden.contains("g9YAmxsq"), "{hidden}");
         let shown = stdout_block(&ready(Some("kc_admin$123"))).unwrap();
         assert!(shown.contains("kc_admin$123"), "{shown}");

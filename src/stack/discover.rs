@@ -42,7 +42,11 @@ pub async fn discover(project: &str) -> Option<Discovered> {
         .flatten()
         .filter(ours)?;
     let kc_addr = probe_addr(&keycloak, KEYCLOAK_HTTP_PORT)?;
-    let keycloak_url = Url::parse(&format!("http://{}", host_port(kc_addr.ip(), kc_addr.port()))).ok()?;
+    let keycloak_url = Url::parse(&format!(
+        "http://{}",
+        host_port(kc_addr.ip(), kc_addr.port())
+    ))
+    .ok()?;
     let postgres = engine
         .container(&names::container_name(project, Role::Postgres))
         .await
@@ -50,10 +54,16 @@ pub async fn discover(project: &str) -> Option<Discovered> {
         .flatten()
         .filter(ours)
         .and_then(|c| {
-            let user = c.env_value("POSTGRES_USER").unwrap_or("postgres").to_string();
+            let user = c
+                .env_value("POSTGRES_USER")
+                .unwrap_or("postgres")
+                .to_string();
             Some(PostgresAccess {
                 addr: probe_addr(&c, POSTGRES_CONTAINER_PORT)?,
-                password: c.env_value("POSTGRES_PASSWORD").unwrap_or_default().to_string(),
+                password: c
+                    .env_value("POSTGRES_PASSWORD")
+                    .unwrap_or_default()
+                    .to_string(),
                 db: c.env_value("POSTGRES_DB").unwrap_or(&user).to_string(),
                 user,
             })
