@@ -816,3 +816,111 @@ async fn a_dry_run_and_a_missing_image_create_nothing() {
         Vec::<String>::new()
     );
 }
+
+/// The whole product on a real engine: `up --verify` provisions the reference realm into the
+/// Keycloak it started and runs the OAuth2/OIDC flows; a second `up` writes nothing; `verify`
+/// and `env` find the running stack by themselves; `down --volumes` leaves nothing.
+#[tokio::test]
+async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
+    let Some(ctx) = setup().await else { return };
+    let provisioned = |extra: &[&str]| {
+        let mut args = ctx.up_args(extra);
+        args.retain(|a| a != "--no-provision");
+        args
+    };
+
+    let first = ctx.iamstack(&provisioned(&["--verify"])).await;
+    assert_eq!(first.code, 0, "up --verify failed: {}", first.describe());
+    for (kind, name) in [
+        ("realm", "testing"),
+        ("client", "test-client"),
+        ("user", "test-user"),
+    ] {
+        assert_eq!(
+            first.action(kind, name).as_deref(),
+            Some("created"),
+            "{kind} {name}: {}",
+            first.describe()
+        );
+    }
+    let events = first.events();
+    let checks: Vec<&Value> = events.iter().filter(|e| e["event"] == "check").collect();
+    assert!(
+        checks.len() >= 7,
+        "every verify check ran: {}",
+        first.describe()
+    );
+    assert!(
+        checks.iter().all(|c| c["passed"] == true),
+        "{}",
+        first.describe()
+    );
+    let ready = events
+        .iter()
+        .find(|e| e["event"] == "stack_ready")
+        .expect("final block");
+    let oidc = |key: &str| {
+        ready["oidc"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["key"] == key))
+            .map(|v| v["value"].clone())
+    };
+    let kc_port = ctx.host_port("keycloak", 8080).await;
+    assert_eq!(
+        oidc("OIDC_ISSUER"),
+        Some(Value::from(format!(
+            "http://localhost:{kc_port}/realms/testing"
+        )))
+    );
+    // Not on a terminal and no --show-secrets: the client secret stays hidden.
+    assert_eq!(oidc("OIDC_CLIENT_SECRET"), Some(Value::Null));
+    assert!(!first.stdout.contains("g9YAmxsq") && !first.stderr.contains("g9YAmxsq"));
+
+    let second = ctx.iamstack(&provisioned(&[])).await;
+    assert_eq!(second.code, 0, "{}", second.describe());
+    for (kind, name) in [
+        ("realm", "testing"),
+        ("client", "test-client"),
+        ("user", "test-user"),
+    ] {
+        assert_eq!(
+            second.action(kind, name).as_deref(),
+            Some("unchanged"),
+            "{}",
+            second.describe()
+        );
+    }
+
+    let project = ctx.project().to_string();
+    let verify = ctx
+        .iamstack(&["verify", "--output", "json", "--project", &project].map(String::from))
+        .await;
+    assert_eq!(
+        verify.code,
+        0,
+        "verify found the stack by itself: {}",
+        verify.describe()
+    );
+
+    let env = ctx
+        .iamstack(&["env", "--format", "json", "--project", &project].map(String::from))
+        .await;
+    assert_eq!(env.code, 0, "{}", env.describe());
+    let vars: Value = serde_json::from_str(env.stdout.trim()).expect("env --format json");
+    let pg_port = ctx.host_port("postgres", 5432).await;
+    assert_eq!(
+        vars["OIDC_CLIENT_SECRET"],
+        "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6"
+    );
+    assert!(
+        vars["POSTGRES_URL"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!(":{pg_port}/keycloak")),
+        "{vars}"
+    );
+
+    let down = ctx.down(&["--volumes"]).await;
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}

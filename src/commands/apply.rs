@@ -2,17 +2,25 @@
 //! remote, no Docker needed). `up` ends by calling the same library code.
 
 use crate::cli::{ApplyArgs, KeycloakTarget};
-use crate::config::{AdminCredentials, EnvFile};
+use crate::config::{self, AdminCredentials, EnvFile};
 use crate::error::{fail, Kind};
 use crate::keycloak;
 use crate::report::{Event, Reporter};
+use crate::stack::discover::{discover, Discovered};
 
 /// Keycloak's base URL when `--keycloak-url` is not given.
 pub const DEFAULT_KEYCLOAK_URL: &str = "http://localhost:8080";
 
-/// The Keycloak a command talks to: `--keycloak-url` / `IAMSTACK_KEYCLOAK_URL`, else the
-/// default.
-pub fn keycloak_url(target: &KeycloakTarget) -> anyhow::Result<url::Url> {
+/// The Keycloak a command talks to: `--keycloak-url` / `IAMSTACK_KEYCLOAK_URL`, else the running
+/// stack of `--project` (its published port), else the default.
+pub async fn keycloak_url(target: &KeycloakTarget) -> anyhow::Result<url::Url> {
+    Ok(resolve_target(target).await?.0)
+}
+
+/// The URL as in [`keycloak_url`], with the stack found by discovery when one was used.
+pub async fn resolve_target(
+    target: &KeycloakTarget,
+) -> anyhow::Result<(url::Url, Option<Discovered>)> {
     if let Some(url) = &target.keycloak_url {
         if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
             return Err(fail(
@@ -20,11 +28,15 @@ pub fn keycloak_url(target: &KeycloakTarget) -> anyhow::Result<url::Url> {
                 format!("invalid --keycloak-url `{url}`: expected http(s)://host[:port]"),
             ));
         }
-        return Ok(url.clone());
+        return Ok((url.clone(), None));
     }
-    // LEAD: default to the running stack's published Keycloak port here (project
-    // `target.project`, found by label), falling back to DEFAULT_KEYCLOAK_URL.
-    url::Url::parse(DEFAULT_KEYCLOAK_URL).map_err(|e| fail(Kind::InvalidConfig, e.to_string()))
+    let project = config::project_name(&target.project)?;
+    if let Some(found) = discover(&project).await {
+        return Ok((found.keycloak_url.clone(), Some(found)));
+    }
+    let url = url::Url::parse(DEFAULT_KEYCLOAK_URL)
+        .map_err(|e| fail(Kind::InvalidConfig, e.to_string()))?;
+    Ok((url, None))
 }
 
 pub async fn run(args: ApplyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
@@ -32,7 +44,7 @@ pub async fn run(args: ApplyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
     let env_file = EnvFile::from_args(&args.target.project)?;
     let admin = AdminCredentials::resolve(&args.admin, &env_file);
-    let url = keycloak_url(&args.target)?;
+    let url = keycloak_url(&args.target).await?;
     let summary = keycloak::apply(&url, &admin, &realms, args.dry_run, reporter).await?;
     let mut detail = format!("{}, {} requests", summary.counts_line(), summary.requests);
     if summary.dry_run {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{EnvArgs, EnvFormat};
-use crate::commands::apply::keycloak_url;
+use crate::commands::apply::resolve_target;
 use crate::config::{AdminCredentials, EnvFile, DEFAULT_POSTGRES_PASSWORD};
 use crate::error::{fail, Kind};
 use crate::keycloak::endpoints::{self, EnvInputs};
@@ -22,7 +22,7 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
     };
     let env_file = EnvFile::from_args(&args.target.project)?;
     let admin = AdminCredentials::resolve(&args.admin, &env_file);
-    let url = keycloak_url(&args.target)?;
+    let (url, found) = resolve_target(&args.target).await?;
 
     // A confidential client without a secret in the file: Keycloak generated it; read it.
     let client_secret_override = match realm.primary_client() {
@@ -32,14 +32,23 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
         _ => None,
     };
 
-    // LEAD: take Postgres's user, database, password and published port from the stack's
-    // resolved configuration (and the running container's port) once `stack` lands; these
-    // are the reference defaults, with the env file's POSTGRES_PASSWORD.
-    let postgres_password = env_file
-        .get("POSTGRES_PASSWORD")
-        .unwrap_or(DEFAULT_POSTGRES_PASSWORD);
-    let postgres_url =
-        endpoints::postgres_url("keycloak", postgres_password, "127.0.0.1", 5432, "keycloak");
+    // Postgres as the running stack publishes it; without a stack, the reference defaults
+    // with the env file's POSTGRES_PASSWORD.
+    let postgres_url = match found.and_then(|f| f.postgres) {
+        Some(pg) => endpoints::postgres_url(
+            &pg.user,
+            &pg.password,
+            &pg.addr.ip().to_string(),
+            pg.addr.port(),
+            &pg.db,
+        ),
+        None => {
+            let password = env_file
+                .get("POSTGRES_PASSWORD")
+                .unwrap_or(DEFAULT_POSTGRES_PASSWORD);
+            endpoints::postgres_url("keycloak", password, "127.0.0.1", 5432, "keycloak")
+        }
+    };
 
     let vars = endpoints::env_vars(&EnvInputs {
         keycloak_url: &url,

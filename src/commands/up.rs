@@ -3,17 +3,28 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use crate::cli::{RealmArgs, UpArgs};
+use anyhow::Context;
+
+use crate::cli::UpArgs;
+use crate::commands;
 use crate::config::{self, AdminCredentials, EngineConfig, StackConfig};
 use crate::docker::Engine;
 use crate::error::{exit, fail, Kind};
-use crate::report::{Event, Reporter};
+use crate::keycloak::{self, RealmFile};
+use crate::report::{Event, OidcValue, Reporter};
 use crate::stack::plan::{self, host_port, StackPlan};
 use crate::stack::up::{self as stack_up, CreatedLog, Endpoints, UpOptions};
 use crate::stack::Step;
 
 pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let config = StackConfig::resolve(&args.stack, &args.admin, EngineConfig::from_env())?;
+    // Realm files are read and validated before anything is created: a malformed file fails
+    // here (exit 7) and leaves nothing half-made.
+    let realms = if args.no_provision {
+        Vec::new()
+    } else {
+        keycloak::load_realm_files(&args.realm.realm_files)?
+    };
     let plan = plan::plan(&config);
     let started = Instant::now();
 
@@ -39,14 +50,20 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
                 provision(
                     &endpoints.keycloak_url(),
                     &config.admin,
-                    &args.realm,
+                    &realms,
                     args.dry_run,
                     reporter,
                 )
                 .await?;
             }
             if args.verify && !args.dry_run {
-                verify(&endpoints.keycloak_url(), &args.realm, reporter).await?;
+                verify(
+                    &endpoints.keycloak_url(),
+                    &config.hostname,
+                    &realms,
+                    reporter,
+                )
+                .await?;
             }
         }
         anyhow::Ok(outcome)
@@ -80,6 +97,7 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     reporter.emit(ready_event(
         &config,
         &endpoints,
+        realms.first(),
         show_secrets,
         started.elapsed().as_millis() as u64,
     ));
@@ -90,10 +108,28 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
 fn ready_event(
     config: &StackConfig,
     endpoints: &Endpoints,
+    realm: Option<&RealmFile>,
     show_secrets: bool,
     elapsed_ms: u64,
 ) -> Event {
     let keycloak_url = format!("http://{}:{}", config.hostname, endpoints.keycloak_port);
+    let oidc = match (realm, url::Url::parse(&keycloak_url)) {
+        (Some(realm), Ok(url)) => keycloak::endpoints::env_vars(&keycloak::endpoints::EnvInputs {
+            keycloak_url: &url,
+            admin: &config.admin,
+            realm,
+            client_secret_override: None,
+            postgres_url: None,
+        })
+        .into_iter()
+        .filter(|v| v.key.starts_with("OIDC_"))
+        .map(|v| OidcValue {
+            key: v.key.to_string(),
+            value: (!v.secret || show_secrets).then_some(v.value),
+        })
+        .collect(),
+        _ => Vec::new(),
+    };
     Event::StackReady {
         project: config.project.clone(),
         admin_console_url: format!("{keycloak_url}/admin/"),
@@ -109,6 +145,7 @@ fn ready_event(
         admin_password: show_secrets.then(|| config.admin.password.clone()),
         postgres_user: config.postgres_user.clone(),
         postgres_password: show_secrets.then(|| config.postgres_password.clone()),
+        oidc,
         elapsed_ms,
     }
 }
@@ -146,32 +183,58 @@ async fn interrupted(
     ))
 }
 
-// ---------------------------------------------------------------------------------------------
-// MERGE POINT (lead): realm provisioning. Wire `keycloak::apply` in here: it gets Keycloak's base
-// URL (published port on this machine, e.g. http://127.0.0.1:8080), the bootstrap admin's
-// credentials and the dry-run flag; `--realm` files are in `realm`. `up` calls it after Keycloak
-// is ready (and in a dry run only when the stack is already running unchanged).
-// Until then `up` fails here rather than pretend the realm exists: use `--no-provision`.
-// ---------------------------------------------------------------------------------------------
+/// Provision the realm files through the admin API (the same code as `iamstack apply`).
 async fn provision(
     keycloak_url: &str,
     admin: &AdminCredentials,
-    realm: &RealmArgs,
+    realms: &[RealmFile],
     dry_run: bool,
     reporter: &Reporter,
 ) -> anyhow::Result<()> {
-    let _ = (admin, realm, dry_run, reporter);
-    Err(anyhow::anyhow!(
-        "realm provisioning is not part of this build yet (Keycloak is ready at {keycloak_url}); \
-         run `iamstack up --no-provision`"
-    ))
+    let url = url::Url::parse(keycloak_url)
+        .with_context(|| format!("invalid Keycloak URL `{keycloak_url}`"))?;
+    let step = Step::start(reporter, "provision");
+    let summary = keycloak::apply(&url, admin, realms, dry_run, reporter).await?;
+    let mut detail = format!("{}, {} requests", summary.counts_line(), summary.requests);
+    if summary.dry_run {
+        detail.push_str("; dry run: nothing was written");
+    }
+    step.done(Some(detail));
+    Ok(())
 }
 
-// MERGE POINT (lead): `up --verify` runs the OAuth2/OIDC checks of `verify` here, after
-// provisioning, against Keycloak's base URL.
-async fn verify(keycloak_url: &str, realm: &RealmArgs, reporter: &Reporter) -> anyhow::Result<()> {
-    let _ = (realm, reporter);
-    Err(anyhow::anyhow!(
-        "`up --verify` is not part of this build yet (Keycloak is ready at {keycloak_url})"
-    ))
+/// `up --verify`: the OAuth2/OIDC checks of `iamstack verify`, with the values of the realm
+/// files and the issuer host pinned to the stack's KC_HOSTNAME. Any failed check fails `up` (8).
+async fn verify(
+    keycloak_url: &str,
+    hostname: &str,
+    realms: &[RealmFile],
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    let url = url::Url::parse(keycloak_url)
+        .with_context(|| format!("invalid Keycloak URL `{keycloak_url}`"))?;
+    let target = commands::verify::target_for(
+        realms,
+        commands::verify::Choice::default(),
+        url,
+        Some(hostname.to_string()),
+    )?;
+    let report = crate::verify::run(&target, reporter).await?;
+    if report.all_passed() {
+        Ok(())
+    } else {
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
+        Err(fail(
+            Kind::VerifyFailed,
+            format!(
+                "verify failed: {} (the stack is up; see the checks above, fix, then run `iamstack verify`)",
+                failed.join(", ")
+            ),
+        ))
+    }
 }

@@ -4,27 +4,32 @@
 use url::Url;
 
 use crate::cli::VerifyArgs;
-use crate::commands::apply::keycloak_url;
+use crate::commands::apply::resolve_target;
 use crate::error::{fail, Kind};
 use crate::keycloak::{self, RealmFile};
 use crate::report::Reporter;
 use crate::verify::{post_logout_redirect_uri, redirect_uri_from_pattern, VerifyTarget};
 
 /// KC_HOSTNAME of a stack started with the defaults.
-/// LEAD: take the stack's resolved hostname (`--hostname`) when `up`'s configuration is at hand.
+/// KC_HOSTNAME of the reference setup, pinned in the issuer when no stack says otherwise.
 pub const DEFAULT_HOSTNAME: &str = "localhost";
 
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     // A malformed realm file fails here, before any request (exit 7).
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
-    let url = keycloak_url(&args.target)?;
-    // Any Keycloak named by --keycloak-url: its KC_HOSTNAME is unknown, so the issuer's host
-    // is not pinned (scheme, port and path still are).
-    let hostname = args
-        .target
-        .keycloak_url
-        .is_none()
-        .then(|| DEFAULT_HOSTNAME.to_string());
+    let (url, found) = resolve_target(&args.target).await?;
+    // The issuer's host is pinned to the stack's KC_HOSTNAME when we found the stack, to the
+    // reference's `localhost` for the default URL, and not at all for a Keycloak named by
+    // --keycloak-url (its KC_HOSTNAME is unknown; scheme, port and path are still checked).
+    let hostname = match (&args.target.keycloak_url, found) {
+        (Some(_), _) => None,
+        (None, Some(found)) => Some(
+            found
+                .hostname
+                .unwrap_or_else(|| DEFAULT_HOSTNAME.to_string()),
+        ),
+        (None, None) => Some(DEFAULT_HOSTNAME.to_string()),
+    };
     let target = target_for(
         &realms,
         Choice {

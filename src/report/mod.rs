@@ -46,6 +46,14 @@ pub enum Action {
 
 /// Everything the stack, the provisioner and the verifier report. The JSON shape
 /// (`{"event": "<snake_case variant>", ...fields}`) is documented in the README.
+/// One `OIDC_*` value in `up`'s final block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcValue {
+    pub key: String,
+    /// `None`: a secret, hidden.
+    pub value: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -94,6 +102,9 @@ pub enum Event {
         admin_password: Option<String>,
         postgres_user: String,
         postgres_password: Option<String>,
+        /// The provisioned realm's `OIDC_*` values (as `iamstack env` prints them); a secret's
+        /// value is `null` unless secrets are shown.
+        oidc: Vec<OidcValue>,
         elapsed_ms: u64,
     },
     /// One line of `status`: a service's container, readiness, image and published ports.
@@ -204,9 +215,14 @@ pub fn stdout_block(event: &Event) -> Option<String> {
             admin_password,
             postgres_user,
             postgres_password,
+            oidc,
             elapsed_ms,
         } => {
             let hidden = "(hidden: pass --show-secrets)";
+            let oidc_lines: String = oidc
+                .iter()
+                .map(|v| format!("\n  {:<19} {}", v.key, v.value.as_deref().unwrap_or(hidden)))
+                .collect();
             let admin_password = admin_password.as_deref().unwrap_or(hidden);
             let postgres_password = postgres_password.as_deref().unwrap_or(hidden);
             Some(format!(
@@ -218,7 +234,7 @@ pub fn stdout_block(event: &Event) -> Option<String> {
                  Health          {health_url}\n  \
                  Postgres        {postgres_url}\n  \
                  Postgres user   {postgres_user}\n  \
-                 Postgres pass   {postgres_password}",
+                 Postgres pass   {postgres_password}{oidc_lines}",
                 fmt_ms(*elapsed_ms)
             ))
         }
@@ -351,14 +367,30 @@ mod tests {
             admin_password: pw.map(str::to_string),
             postgres_user: "keycloak".into(),
             postgres_password: pw.map(str::to_string),
+            oidc: vec![
+                OidcValue {
+                    key: "OIDC_CLIENT_ID".into(),
+                    value: Some("test-client".into()),
+                },
+                OidcValue {
+                    key: "OIDC_CLIENT_SECRET".into(),
+                    value: pw.map(|_| "g9YAmxsq".to_string()),
+                },
+            ],
             elapsed_ms: 1200,
         };
         let hidden = stdout_block(&ready(None)).unwrap();
         assert!(hidden.contains("http://localhost:8080/admin/"), "{hidden}");
         assert!(hidden.contains("--show-secrets"), "{hidden}");
         assert!(!hidden.contains("kc_admin"), "{hidden}");
+        assert!(
+            hidden.contains("OIDC_CLIENT_ID      test-client"),
+            "{hidden}"
+        );
+        assert!(!hidden.contains("g9YAmxsq"), "{hidden}");
         let shown = stdout_block(&ready(Some("kc_admin$123"))).unwrap();
         assert!(shown.contains("kc_admin$123"), "{shown}");
+        assert!(shown.contains("g9YAmxsq"), "{shown}");
         let v = serde_json::to_value(ready(None)).unwrap();
         assert_eq!(v["event"], "stack_ready");
         assert!(v["admin_password"].is_null());

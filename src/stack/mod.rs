@@ -1,6 +1,7 @@
 //! The stack's lifecycle over the engine: a pure [`plan`], then the ordered steps of
 //! [`up`], [`down`] and [`status`]. Steps emit events; they never print.
 
+pub mod discover;
 pub mod down;
 pub mod plan;
 pub mod ports;

@@ -34,7 +34,7 @@ fn port_lines(c: &ContainerInfo) -> Vec<String> {
         .collect()
 }
 
-fn probe_addr(c: &ContainerInfo, container_port: u16) -> Option<SocketAddr> {
+pub(crate) fn probe_addr(c: &ContainerInfo, container_port: u16) -> Option<SocketAddr> {
     let (_, ip, host) = c.ports.iter().find(|(p, _, _)| *p == container_port)?;
     let ip: IpAddr = ip
         .parse()

@@ -284,14 +284,16 @@ pub fn startup_errors(config: &ContainerConfig) -> Option<Vec<String>> {
     None
 }
 
-/// What Keycloak logs when it cannot reach its database.
-pub fn db_failure_lines(mode: Mode, cause: &str) -> Vec<String> {
-    vec![
+/// What Keycloak logs when it cannot reach its database: one `ERROR:` line per message of the
+/// exception chain (`causes`), as its `ExecutionExceptionHandler` prints them.
+pub fn db_failure_lines(mode: Mode, causes: &[String]) -> Vec<String> {
+    let mut lines = vec![
         format!("ERROR: Failed to start server in ({}) mode", mode.label()),
         "ERROR: Failed to obtain JDBC connection".to_owned(),
-        format!("ERROR: {cause}"),
-        MORE_DETAILS.to_owned(),
-    ]
+    ];
+    lines.extend(causes.iter().map(|c| format!("ERROR: {c}")));
+    lines.push(MORE_DETAILS.to_owned());
+    lines
 }
 
 /// Lines of the auto-build step (`start` without `--optimized`).
@@ -477,13 +479,13 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
         Some(params) => match PgStore::connect(params).await {
             Ok(pg) => Store::Postgres(pg),
             Err(e) => {
-                let cause = describe_connect_error(params, &e);
+                let causes = describe_connect_error(params, &e);
                 out(&log_line(
                     "WARN",
                     "io.agroal.pool",
-                    &format!("Datasource '<default>': {cause}"),
+                    &format!("Datasource '<default>': {}", causes.join(": ")),
                 ));
-                db_failure_lines(config.mode, &cause)
+                db_failure_lines(config.mode, &causes)
                     .iter()
                     .for_each(|l| err(l));
                 return 1;
@@ -494,7 +496,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
         Store::Postgres(pg) => match pg.load().await {
             Ok(s) => s,
             Err(e) => {
-                db_failure_lines(config.mode, &format!("{e:#}"))
+                db_failure_lines(config.mode, &[format!("{e:#}")])
                     .iter()
                     .for_each(|l| err(l));
                 return 1;
@@ -533,7 +535,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
                 }
             };
             if let Err(e) = store.save(&state).await {
-                db_failure_lines(config.mode, &format!("{e:#}"))
+                db_failure_lines(config.mode, &[format!("{e:#}")])
                     .iter()
                     .for_each(|l| err(l));
                 return 1;
@@ -771,7 +773,7 @@ mod tests {
     fn database_failures_read_like_keycloaks() {
         let lines = db_failure_lines(
             Mode::Start { optimized: false },
-            "FATAL: password authentication failed for user \"keycloak\"",
+            &["FATAL: password authentication failed for user \"keycloak\"".to_owned()],
         );
         assert_eq!(
             lines[0],
@@ -781,6 +783,22 @@ mod tests {
         assert_eq!(
             lines[2],
             "ERROR: FATAL: password authentication failed for user \"keycloak\""
+        );
+        // An unknown host: the driver's message, then the cause's (the host name), a line each.
+        let lines = db_failure_lines(
+            Mode::Start { optimized: true },
+            &[
+                "The connection attempt failed.".to_owned(),
+                "no-such-host".to_owned(),
+            ],
+        );
+        assert_eq!(
+            &lines[1..4],
+            [
+                "ERROR: Failed to obtain JDBC connection",
+                "ERROR: The connection attempt failed.",
+                "ERROR: no-such-host"
+            ]
         );
     }
 

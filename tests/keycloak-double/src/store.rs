@@ -53,27 +53,35 @@ impl Drop for PgStore {
     }
 }
 
-/// Why a connection failed, worded like the PostgreSQL JDBC driver's messages.
-pub fn describe_connect_error(params: &PgParams, err: &tokio_postgres::Error) -> String {
+/// Why a connection failed: the messages of the exception chain Keycloak prints (one `ERROR:`
+/// line each), worded like the PostgreSQL JDBC driver's. An unknown host is `The connection
+/// attempt failed.` caused by `java.net.UnknownHostException: <host>` (whose message is the host).
+pub fn describe_connect_error(params: &PgParams, err: &tokio_postgres::Error) -> Vec<String> {
     if let Some(db) = err.as_db_error() {
-        return format!("{}: {}", db.severity(), db.message());
+        return vec![format!("{}: {}", db.severity(), db.message())];
     }
+    let failed = "The connection attempt failed.".to_owned();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return format!(
+            let text = io.to_string();
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => vec![format!(
                     "Connection to {}:{} refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP connections.",
                     params.host, params.port
-                );
-            }
+                )],
+                std::io::ErrorKind::TimedOut => vec![failed, "Connect timed out".to_owned()],
+                _ if text.starts_with("failed to lookup address information")
+                    || text == "could not resolve any addresses" =>
+                {
+                    vec![failed, params.host.clone()]
+                }
+                _ => vec![failed, text],
+            };
         }
         source = e.source();
     }
-    if err.to_string().contains("timed out") {
-        return "The connection attempt failed. Caused by: connect timed out".to_owned();
-    }
-    format!("The connection attempt failed. Caused by: {err}")
+    vec![failed, err.to_string()]
 }
 
 impl PgStore {

@@ -1,6 +1,7 @@
 //! The container form run as a process (`keycloak-double`, i.e. the image's `kc.sh`): argument
 //! and environment handling, boot, logs, database failure, SIGTERM. The database-less cases run
-//! everywhere; persistence in PostgreSQL is covered by `postgres_store.rs` (env-gated).
+//! everywhere; the container form on PostgreSQL (persistence, bootstrap admin, database failures)
+//! is covered through the engine by `engine_container.rs`.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -242,8 +243,9 @@ async fn start_serves_logs_each_request_and_stops_on_sigterm() {
     assert_eq!(ready.status(), 200);
 
     let (code, took) = kc.terminate().await;
+    // The exit code is the contract; the time is a note (timings never go in assertions).
     assert_eq!(code, Some(0));
-    assert!(took < Duration::from_secs(1), "stopped in {took:?}");
+    eprintln!("stopped {} ms after SIGTERM", took.as_millis());
 }
 
 #[tokio::test]

@@ -741,7 +741,14 @@ pub async fn build_double(layout: &Layout) -> anyhow::Result<PathBuf> {
     );
     let started = Instant::now();
     let output = tokio::process::Command::new(&cargo)
-        .args(["build", "--profile", "standin", "--locked", "-p", "keycloak-double"])
+        .args([
+            "build",
+            "--profile",
+            "standin",
+            "--locked",
+            "-p",
+            "keycloak-double",
+        ])
         .current_dir(&layout.workspace)
         .env("CARGO_TARGET_DIR", &target)
         // The outer cargo's jobserver and target settings are not the nested build's.
