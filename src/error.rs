@@ -1,12 +1,12 @@
-//! The failure kinds a caller (or a script reading our exit code) branches on.
+//! Exit codes, and how an error chain maps to one.
 //!
-//! Deeper modules return their own typed errors or `anyhow` errors with context; whatever
-//! decides the exit code wraps the cause in one of these kinds. `main` walks the error chain
-//! for the first `Failure` to pick the code; anything else is an unexpected error (exit 1).
+//! Modules return their own typed errors (`thiserror`): the engine's, the stack's, the admin
+//! API's, a realm file's, the configuration's, `verify`'s. Each knows its [`Kind`], the row of
+//! the exit-code table it belongs to. `anyhow` adds context at the command layer; `main` asks
+//! [`exit_code`], which walks the chain for the first typed error it knows. Anything else is
+//! an unexpected error (exit 1). The table is in `docs/conventions.md` and the README.
 
-use std::fmt;
-
-/// Documented exit codes (README "Exit codes" and `shared/conventions.md`).
+/// Documented exit codes (README "Exit codes", `docs/conventions.md`).
 pub mod exit {
     pub const OK: u8 = 0;
     pub const UNEXPECTED: u8 = 1;
@@ -53,17 +53,43 @@ impl Kind {
     }
 }
 
-/// A failure with its kind and a message that names the object, the cause and the fix.
+/// Ctrl-C: the command stopped at the user's request (exit 130).
 #[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
+
+/// The kind of one error of the chain, if it is one of ours. One arm per typed error.
+fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
+    use crate::keycloak::{AdminError, RealmFileError};
+    if let Some(e) = cause.downcast_ref::<AdminError>() {
+        return Some(e.kind());
+    }
+    if cause.is::<RealmFileError>() {
+        return Some(Kind::InvalidConfig);
+    }
+    if cause.is::<Interrupted>() {
+        return Some(Kind::Interrupted);
+    }
+    // Transitional: the string-carrying wrapper, until every module has its typed error.
+    if let Some(e) = cause.downcast_ref::<Failure>() {
+        return Some(e.kind);
+    }
+    None
+}
+
+/// The exit code for an error: the first typed error in its chain decides, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(kind_of)
+        .map_or(exit::UNEXPECTED, Kind::exit_code)
+}
+
+/// Transitional string-carrying failure; being replaced by each module's typed error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Failure {
     pub kind: Kind,
     pub message: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
 }
 
 impl Failure {
@@ -75,16 +101,9 @@ impl Failure {
     }
 }
 
-/// Shorthand: `Err(fail(Kind::Conflict, format!(..)))?`.
+/// Transitional shorthand for [`Failure`].
 pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
     Failure::new(kind, message).into()
-}
-
-/// The exit code for an error: the first `Failure` in its chain decides, else 1.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .map_or(exit::UNEXPECTED, |f| f.kind.exit_code())
 }
 
 #[cfg(test)]
@@ -93,11 +112,11 @@ mod tests {
     use anyhow::Context;
 
     #[test]
-    fn exit_code_comes_from_the_first_failure_in_the_chain() {
-        let err = Err::<(), _>(fail(Kind::Conflict, "port 8080 is taken"))
+    fn exit_code_comes_from_the_first_typed_error_in_the_chain() {
+        let err = Err::<(), _>(Interrupted)
             .context("failed to start the stack")
             .unwrap_err();
-        assert_eq!(exit_code(&err), 4);
+        assert_eq!(exit_code(&err), 130);
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);
     }
 }

@@ -1,4 +1,4 @@
-//! Names and labels of everything iamstack creates (`shared/conventions.md`). Pure functions.
+//! Names and labels of everything iamstack creates (`docs/conventions.md`). Pure functions.
 
 /// The default project; its network keeps the reference's name `my-iam-net`.
 pub const DEFAULT_PROJECT: &str = "iam";

@@ -116,7 +116,7 @@ impl ApiResponse {
         })
     }
 
-    /// Keycloak's own message from any of its error shapes (facts §0), else the raw body.
+    /// Keycloak's own message from any of its error shapes (keycloak-behaviour §0), else the raw body.
     pub fn keycloak_message(&self) -> String {
         keycloak_message(&self.body)
     }
@@ -407,7 +407,7 @@ impl AdminClient {
             .any(|(k, v)| *k == "grant_type" && *v == "password");
         if !resp.is_success() {
             let message = resp.keycloak_message();
-            // 401 wrong password, 400 unknown/disabled user: both `invalid_grant` (facts §1).
+            // 401 wrong password, 400 unknown/disabled user: both `invalid_grant` (keycloak-behaviour §1).
             if is_password
                 && matches!(status, 400 | 401)
                 && resp.error_code().as_deref() == Some("invalid_grant")

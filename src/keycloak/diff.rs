@@ -210,7 +210,7 @@ pub fn client_changes(desired: &ClientSpec, current: &Value) -> Vec<String> {
 
 /// The whole client to PUT: the current full representation with the file's fields laid
 /// over it (attributes merged by name), and the secret when the file sets one. A partial PUT
-/// would reset what it omits (e.g. delete the service-account user, facts §4).
+/// would reset what it omits (e.g. delete the service-account user, keycloak-behaviour §4).
 pub fn merge_client(current_full: &Value, desired: &ClientSpec) -> Value {
     merge(current_full, desired.fields())
 }

@@ -1,6 +1,6 @@
 //! The values `env` prints and `up` shows at the end: Keycloak's endpoints for the realm,
 //! the admin and test credentials from the realm file, and Postgres's URL
-//! (`shared/conventions.md`, "iamstack env keys"). Pure: no I/O.
+//! (`docs/conventions.md`, "iamstack env keys"). Pure: no I/O.
 
 use serde::Serialize;
 use url::Url;

@@ -5,7 +5,7 @@
 //! Known fields are typed and checked (errors name the file, the line and the field); unknown
 //! fields are kept as they are and sent to Keycloak, which judges them (a 400 "Unrecognized
 //! field" is shown as Keycloak's own message). The loaded model fills in the defaults iamstack
-//! always sends explicitly (facts §12): `enabled: true`, `protocol`, `publicClient: false` and
+//! always sends explicitly (keycloak-behaviour §12): `enabled: true`, `protocol`, `publicClient: false` and
 //! every flow flag.
 
 use std::fmt;
@@ -762,7 +762,7 @@ fn validate_client(item: Value, path: &[Seg], ctx: &Ctx) -> Result<ClientSpec, R
         }
     }
 
-    // Defaults always sent explicitly (facts §4, §12): without `publicClient`, a client
+    // Defaults always sent explicitly (keycloak-behaviour §4, §12): without `publicClient`, a client
     // created with a `protocol` becomes public and gets direct grants.
     fields
         .entry("protocol")

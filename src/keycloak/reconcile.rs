@@ -57,7 +57,7 @@ async fn observe_client(
         )
         .await?
         .unwrap_or(Value::Null);
-    // Without `search`, the match is exact (facts §4); check anyway.
+    // Without `search`, the match is exact (keycloak-behaviour §4); check anyway.
     let Some(rep) = list
         .as_array()
         .and_then(|l| {
@@ -318,7 +318,7 @@ enum Created {
 }
 
 /// "Realm X already exists": 409 from 26.2.5 on, 400 in 26.2.0–26.2.4, "Conflict detected"
-/// before 26.2 (facts §3).
+/// before 26.2 (keycloak-behaviour §3).
 fn says_realm_exists(resp: &ApiResponse) -> bool {
     let msg = resp.keycloak_message();
     matches!(resp.status.as_u16(), 400 | 409)

@@ -1,6 +1,6 @@
 //! From what Keycloak answered to what is probably wrong. Pure, so each rule is unit-tested.
 //!
-//! The texts matched are Keycloak 26.2's own (see `shared/keycloak-26.2-facts.md` §1, §7): the
+//! The texts matched are Keycloak 26.2's own (see `docs/keycloak-behaviour.md` §1, §7): the
 //! OAuth2 error code plus its `error_description`, or the message of an HTML error page.
 
 /// Who the checks act as, to name them in explanations.

@@ -1,4 +1,4 @@
-//! The admin REST API (`/admin/...`): realms, clients, users, server info (facts §3–§6, §11).
+//! The admin REST API (`/admin/...`): realms, clients, users, server info (keycloak-behaviour §3–§6, §11).
 //! Only the master realm's `admin` role may call it; a missing or expired bearer gives 401.
 
 use std::collections::HashMap;

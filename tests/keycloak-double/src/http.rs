@@ -1,4 +1,4 @@
-//! Keycloak's three JSON error shapes (facts §0) and the HTML error page.
+//! Keycloak's three JSON error shapes (keycloak-behaviour §0) and the HTML error page.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

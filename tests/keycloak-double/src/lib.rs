@@ -2,7 +2,7 @@
 //!
 //! It serves the parts of Keycloak's HTTP surface that iamstack touches, with Keycloak's own
 //! behaviour (status codes, error bodies, defaults, trip-ups) as recorded in
-//! `shared/keycloak-26.2-facts.md`, so iamstack's tests run where no real Keycloak can.
+//! `docs/keycloak-behaviour.md`, so iamstack's tests run where no real Keycloak can.
 //!
 //! Two forms:
 //! - in-process: [`start`] serves an in-memory double on an ephemeral 127.0.0.1 port and records

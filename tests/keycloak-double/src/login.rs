@@ -1,4 +1,4 @@
-//! The browser login of the authorization-code flow, as Keycloak 26.2 serves it (facts §7
+//! The browser login of the authorization-code flow, as Keycloak 26.2 serves it (keycloak-behaviour §7
 //! "Browser login"): the login page (`form#kc-form-login` posting to an HTML-escaped
 //! `/login-actions/authenticate?session_code=..&execution=..&client_id=..&tab_id=..&client_data=..`),
 //! its cookies (`AUTH_SESSION_ID`, `KC_RESTART`, `KC_AUTH_SESSION_HASH`; after login

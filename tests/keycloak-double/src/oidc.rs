@@ -1,4 +1,4 @@
-//! A realm's OpenID Connect surface as Keycloak 26.2 serves it (facts §7): discovery, the JWKS
+//! A realm's OpenID Connect surface as Keycloak 26.2 serves it (keycloak-behaviour §7): discovery, the JWKS
 //! (an RS256 `sig` key and an RSA-OAEP `enc` key), the authorization endpoint (checks in
 //! Keycloak's order: client, redirect URI — error pages; then response type, scope, PKCE — error
 //! redirects to the client), the `authorization_code` grant (the code is consumed before any other

@@ -1,7 +1,7 @@
 //! Known JSON fields of Keycloak 26.2's representations, and a scanner that rejects unknown ones
 //! the way Keycloak's Jackson mapper does: the first unknown field in document order fails the
 //! whole request with `Invalid json representation for <Class>. Unrecognized field "<name>" at
-//! line <l> column <c>.` (facts §6).
+//! line <l> column <c>.` (keycloak-behaviour §6).
 //!
 //! Field lists were read from Keycloak's `core/src/main/java/org/keycloak/representations/idm/*.java`
 //! (jakarta-era versions that carry the 26.x-only fields: `adminPermissionsEnabled`, `type`,
@@ -547,7 +547,7 @@ mod tests {
 
     #[test]
     fn unknown_top_level_field_is_reported_with_jacksons_location() {
-        // The facts sheet's example: `{"wrong":"payload"}` -> line 1 column 11.
+        // docs/keycloak-behaviour.md §6 example: `{"wrong":"payload"}` -> line 1 column 11.
         let found = find_unrecognized(br#"{"wrong":"payload"}"#, &USER).expect("unknown field");
         assert_eq!(
             found.message(),

@@ -1,4 +1,4 @@
-//! Tokens: the token endpoint's `password` and `refresh_token` grants (facts §1), RS256 access and
+//! Tokens: the token endpoint's `password` and `refresh_token` grants (keycloak-behaviour §1), RS256 access and
 //! ID tokens signed with the realm key, HS512 refresh tokens (as Keycloak issues them), and
 //! bearer-token verification for the admin API.
 //!

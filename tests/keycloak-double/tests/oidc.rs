@@ -1,4 +1,4 @@
-//! The double's OIDC surface as an executable specification of Keycloak 26.2 (facts §7): each
+//! The double's OIDC surface as an executable specification of Keycloak 26.2 (keycloak-behaviour §7): each
 //! test asserts statuses, bodies and headers a client sees.
 
 use std::time::Duration;
