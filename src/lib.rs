@@ -22,8 +22,7 @@ use report::{resolve_mode, Reporter};
 
 /// Run one parsed command line; the result is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-    let mode = resolve_mode(cli.output, std::io::stderr().is_terminal(), in_ci);
+    let mode = resolve_mode(cli.output, std::io::stderr().is_terminal(), config::in_ci());
     let reporter = Reporter::new(mode);
     match cli.command {
         Command::Up(args) => commands::up::run(args, &reporter).await,

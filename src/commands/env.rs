@@ -6,19 +6,15 @@ use std::path::Path;
 
 use crate::cli::{EnvArgs, EnvFormat};
 use crate::commands::apply::resolve_target;
-use crate::config::{AdminCredentials, EnvFile, DEFAULT_POSTGRES_PASSWORD};
-use crate::error::{fail, Kind};
+use crate::config::{self, AdminCredentials, ConfigError, EnvFile, DEFAULT_POSTGRES_PASSWORD};
 use crate::keycloak::endpoints::{self, EnvInputs};
-use crate::keycloak::{self, AdminClient};
+use crate::keycloak::{self, AdminClient, AdminError};
 use crate::report::Reporter;
 
 pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
     let Some(realm) = realms.first() else {
-        return Err(fail(
-            Kind::InvalidConfig,
-            "no realm file to read values from",
-        ));
+        return Err(ConfigError::Other("no realm file to read values from".into()).into());
     };
     let env_file = EnvFile::from_args(&args.target.project)?;
     let admin = AdminCredentials::resolve(&args.admin, &env_file);
@@ -32,22 +28,25 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
         _ => None,
     };
 
-    // Postgres as the running stack publishes it; without a stack, the reference defaults
-    // with the env file's POSTGRES_PASSWORD.
+    // Postgres as the running stack publishes it; without a stack, what `up` would configure
+    // by default, with the env file's POSTGRES_PASSWORD.
     let postgres_url = match found.and_then(|f| f.postgres) {
         Some(pg) => endpoints::postgres_url(
             &pg.user,
             &pg.password,
-            &pg.addr.ip().to_string(),
+            &url_host(pg.addr.ip()),
             pg.addr.port(),
             &pg.db,
         ),
-        None => {
-            let password = env_file
+        None => endpoints::postgres_url(
+            config::DEFAULT_POSTGRES_USER,
+            env_file
                 .get("POSTGRES_PASSWORD")
-                .unwrap_or(DEFAULT_POSTGRES_PASSWORD);
-            endpoints::postgres_url("keycloak", password, "127.0.0.1", 5432, "keycloak")
-        }
+                .unwrap_or(DEFAULT_POSTGRES_PASSWORD),
+            &url_host(config::DEFAULT_BIND_ADDRESS),
+            config::DEFAULT_POSTGRES_PORT,
+            config::DEFAULT_POSTGRES_DB,
+        ),
     };
 
     let vars = endpoints::env_vars(&EnvInputs {
@@ -68,11 +67,12 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
             let env_path = std::env::var_os("GITHUB_ENV");
             let output_path = std::env::var_os("GITHUB_OUTPUT");
             let (Some(env_path), Some(output_path)) = (env_path, output_path) else {
-                return Err(fail(
-                    Kind::InvalidConfig,
+                return Err(ConfigError::Other(
                     "`--format github` appends to $GITHUB_ENV and $GITHUB_OUTPUT, which are not \
-                     set: run it in a GitHub Actions step, or use `--format shell|dotenv|json`",
-                ));
+                     set: run it in a GitHub Actions step, or use `--format shell|dotenv|json`"
+                        .into(),
+                )
+                .into());
             };
             // Masks first, so the runner hides the values before anything else shows them.
             stdout.write_all(endpoints::github_masks(&vars).as_bytes())?;
@@ -95,12 +95,7 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| {
-            fail(
-                Kind::InvalidConfig,
-                format!("cannot append to `{}`: {e}", path.display()),
-            )
-        })?;
+        .map_err(|e| ConfigError::Other(format!("cannot append to `{}`: {e}", path.display())))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -111,16 +106,14 @@ async fn read_client_secret(
     realm: &str,
     client_id: &str,
 ) -> anyhow::Result<String> {
-    let client = AdminClient::new(url, admin).map_err(crate::error::Failure::from)?;
+    let client = AdminClient::new(url, admin)?;
     let what = format!("read the secret of client `{client_id}` in realm `{realm}`");
-    let missing = || {
-        fail(
-            Kind::AdminApi,
-            format!(
-                "cannot {what}: the client does not exist in Keycloak at {url}; run \
-                 `iamstack apply` first (the realm file sets no secret, so Keycloak generates it)"
-            ),
-        )
+    let missing = || AdminError::NotFound {
+        what: what.clone(),
+        message: format!(
+            "the client does not exist in Keycloak at {url}; run `iamstack apply` first (the \
+             realm file sets no secret, so Keycloak generates it)"
+        ),
     };
     let list = client
         .get_json(
@@ -128,8 +121,7 @@ async fn read_client_secret(
             &[("clientId", client_id)],
             &what,
         )
-        .await
-        .map_err(crate::error::Failure::from)?
+        .await?
         .ok_or_else(missing)?;
     let id = list
         .as_array()
@@ -144,9 +136,30 @@ async fn read_client_secret(
             &[],
             &what,
         )
-        .await
-        .map_err(crate::error::Failure::from)?
+        .await?
         .and_then(|v| v.get("value").and_then(|s| s.as_str()).map(str::to_string))
         .ok_or_else(missing)?;
     Ok(secret)
+}
+
+/// An address as the host part of a URL (IPv6 in brackets).
+fn url_host(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_postgres_address_is_bracketed_in_the_url() {
+        let url = endpoints::postgres_url("u", "p", &url_host("::1".parse().unwrap()), 5432, "d");
+        assert_eq!(url, "postgres://u:p@[::1]:5432/d");
+        let parsed = url::Url::parse(&url).expect("a valid URL");
+        assert_eq!(parsed.port(), Some(5432));
+        assert_eq!(url_host("127.0.0.1".parse().unwrap()), "127.0.0.1");
+    }
 }
