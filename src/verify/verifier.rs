@@ -26,7 +26,7 @@ pub(super) struct Verifier<'a> {
 }
 
 impl<'a> Verifier<'a> {
-    pub(super) fn new(t: &'a VerifyTarget) -> anyhow::Result<Verifier<'a>> {
+    pub(super) fn new(t: &'a VerifyTarget) -> reqwest::Result<Verifier<'a>> {
         Ok(Verifier {
             t,
             api: http::client(false)?,
