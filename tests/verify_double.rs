@@ -6,11 +6,10 @@
 use std::process::Command;
 use std::time::Instant;
 
-use iamstack::commands::verify::{target_for, Choice};
 use iamstack::config::AdminCredentials;
 use iamstack::keycloak::{self, parse_realm_file, RealmFile, BUILTIN_REALM};
 use iamstack::report::{Mode, Reporter};
-use iamstack::verify::{self, VerifyReport, VerifyTarget, CHECKS};
+use iamstack::verify::{self, target_for, Check, Choice, VerifyReport, VerifyTarget};
 use keycloak_double::{start, DoubleConfig, RunningDouble};
 use serde_json::{json, Value};
 use url::Url;
@@ -159,16 +158,21 @@ impl Stack {
     }
 }
 
-fn failed(report: &VerifyReport) -> Vec<&'static str> {
+/// The names of every check, in the order they run.
+fn all_checks() -> Vec<&'static str> {
+    Check::ALL.map(Check::name).to_vec()
+}
+
+fn failed(report: &VerifyReport) -> Vec<&str> {
     report
         .checks
         .iter()
         .filter(|c| !c.passed)
-        .map(|c| c.name)
+        .map(|c| c.name.as_str())
         .collect()
 }
 
-fn detail<'a>(report: &'a VerifyReport, check: &str) -> &'a str {
+fn detail(report: &VerifyReport, check: Check) -> &str {
     report
         .check(check)
         .and_then(|c| c.detail.as_deref())
@@ -188,8 +192,8 @@ async fn every_check_passes_on_the_reference_realm() {
     let started = Instant::now();
     let report = stack.verify(&stack.target()).await;
     let wall = started.elapsed();
-    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
-    assert_eq!(names, CHECKS);
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, all_checks());
     assert_eq!(failed(&report), Vec::<&str>::new(), "{report:#?}");
     assert_eq!(report.exit_code(), 0);
     let port = Url::parse(&stack.double.base_url())
@@ -197,19 +201,18 @@ async fn every_check_passes_on_the_reference_realm() {
         .port()
         .unwrap();
     assert_eq!(
-        detail(&report, "discovery"),
+        detail(&report, Check::Discovery),
         format!("issuer http://localhost:{port}/realms/testing")
     );
     assert_eq!(
-        detail(&report, "client_credentials"),
+        detail(&report, Check::ClientCredentials),
         "preferred_username service-account-test-client"
     );
-    assert!(detail(&report, "password").contains("email test-user@localhost"));
-    assert!(detail(&report, "authorization_code").contains("email test-user@localhost"));
-    assert!(
-        detail(&report, "id_token").contains("authorization_code, password, client_credentials")
-    );
-    assert!(detail(&report, "logout").contains("refresh token is refused"));
+    assert!(detail(&report, Check::Password).contains("email test-user@localhost"));
+    assert!(detail(&report, Check::AuthorizationCode).contains("email test-user@localhost"));
+    assert!(detail(&report, Check::IdToken)
+        .contains("authorization_code, password, client_credentials"));
+    assert!(detail(&report, Check::Logout).contains("refresh token is refused"));
     // The browser flow really went through the login form, and the session really ended.
     let served = stack.double.requests();
     assert!(served.iter().any(|r| r.method == "POST"
@@ -242,7 +245,11 @@ async fn a_regenerated_client_secret_breaks_every_flow_that_authenticates_the_cl
             "logout"
         ]
     );
-    for check in ["client_credentials", "password", "authorization_code"] {
+    for check in [
+        Check::ClientCredentials,
+        Check::Password,
+        Check::AuthorizationCode,
+    ] {
         let d = detail(&report, check);
         assert!(
             d.contains("401") && d.contains("likely cause: client secret mismatch"),
@@ -250,9 +257,9 @@ async fn a_regenerated_client_secret_breaks_every_flow_that_authenticates_the_cl
         );
     }
     // The browser part worked; the code exchange is where it broke.
-    assert!(detail(&report, "authorization_code").starts_with("code exchange:"));
-    assert!(detail(&report, "id_token").contains("no ID token"));
-    assert!(detail(&report, "logout").contains("needs `authorization_code`"));
+    assert!(detail(&report, Check::AuthorizationCode).starts_with("code exchange:"));
+    assert!(detail(&report, Check::IdToken).contains("no ID token"));
+    assert!(detail(&report, Check::Logout).contains("needs `authorization_code`"));
     assert_eq!(report.exit_code(), 8);
 }
 
@@ -264,7 +271,7 @@ async fn direct_access_grants_off_breaks_only_the_password_check() {
         .await;
     let report = stack.verify(&stack.target()).await;
     assert_eq!(failed(&report), ["password"]);
-    let d = detail(&report, "password");
+    let d = detail(&report, Check::Password);
     assert!(
         d.contains("Client not allowed for direct access grants"),
         "{d}"
@@ -287,7 +294,7 @@ async fn service_accounts_off_breaks_only_the_client_credentials_check() {
         .await;
     let report = stack.verify(&stack.target()).await;
     assert_eq!(failed(&report), ["client_credentials"]);
-    let d = detail(&report, "client_credentials");
+    let d = detail(&report, Check::ClientCredentials);
     assert!(
         d.contains("401")
             && d.contains("likely cause: service accounts are off for client `test-client`"),
@@ -303,12 +310,12 @@ async fn a_user_without_a_last_name_breaks_the_user_flows() {
         failed(&report),
         ["password", "authorization_code", "logout"]
     );
-    let d = detail(&report, "password");
+    let d = detail(&report, Check::Password);
     assert!(
         d.contains("Account is not fully set up") && d.contains("profile is incomplete"),
         "{d}"
     );
-    let d = detail(&report, "authorization_code");
+    let d = detail(&report, Check::AuthorizationCode);
     assert!(
         d.contains("Keycloak showed the update-profile page (empty fields: lastName)"),
         "{d}"
@@ -318,7 +325,7 @@ async fn a_user_without_a_last_name_breaks_the_user_flows() {
         "{d}"
     );
     // The ID token and introspection checks still run on the service account's tokens.
-    assert!(detail(&report, "id_token").contains("client_credentials"));
+    assert!(detail(&report, Check::IdToken).contains("client_credentials"));
 }
 
 #[tokio::test]
@@ -329,7 +336,7 @@ async fn a_redirect_uri_that_does_not_match_breaks_the_browser_flow() {
         .await;
     let report = stack.verify(&stack.target()).await;
     assert_eq!(failed(&report), ["authorization_code", "logout"]);
-    let d = detail(&report, "authorization_code");
+    let d = detail(&report, Check::AuthorizationCode);
     assert!(
         d.starts_with(
             "login page: Keycloak showed an error page saying \"Invalid parameter: redirect_uri\""
@@ -355,10 +362,9 @@ async fn a_wrong_password_is_reported_on_both_user_flows() {
         failed(&report),
         ["password", "authorization_code", "logout"]
     );
-    assert!(
-        detail(&report, "password").contains("likely cause: wrong password for user `test-user`")
-    );
-    let d = detail(&report, "authorization_code");
+    assert!(detail(&report, Check::Password)
+        .contains("likely cause: wrong password for user `test-user`"));
+    let d = detail(&report, Check::AuthorizationCode);
     assert!(
         d.contains("the login page again, saying \"Invalid username or password.\""),
         "{d}"
@@ -373,9 +379,9 @@ async fn an_issuer_with_another_host_fails_discovery_and_stops_the_rest() {
         ..stack.target()
     };
     let report = stack.verify(&target).await;
-    assert_eq!(failed(&report), CHECKS);
-    assert!(detail(&report, "discovery").contains("expected `http://sso.example.com:"));
-    assert!(detail(&report, "password").contains("needs `discovery`"));
+    assert_eq!(failed(&report), all_checks());
+    assert!(detail(&report, Check::Discovery).contains("expected `http://sso.example.com:"));
+    assert!(detail(&report, Check::Password).contains("needs `discovery`"));
 }
 
 // ------------------------------------------------------------------ the command
@@ -410,7 +416,7 @@ async fn the_command_exits_0_with_json_events_when_all_pass() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     let checks: Vec<&Value> = events.iter().filter(|e| e["event"] == "check").collect();
-    assert_eq!(checks.len(), CHECKS.len());
+    assert_eq!(checks.len(), Check::ALL.len());
     assert!(checks
         .iter()
         .all(|c| c["passed"] == true && c["elapsed_ms"].is_u64()));

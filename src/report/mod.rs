@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use crate::cli::OutputFlag;
 
+mod check;
 mod human;
 mod table;
+pub use check::{CheckFailure, CheckResult};
 pub use table::check_table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,12 +82,8 @@ pub enum Event {
         action: Action,
         changes: Vec<String>,
     },
-    Check {
-        name: String,
-        passed: bool,
-        elapsed_ms: u64,
-        detail: Option<String>,
-    },
+    /// One `verify` check, as soon as it ended.
+    Check(CheckResult),
     Warning {
         message: String,
     },
@@ -124,17 +122,8 @@ pub enum Event {
         passed: usize,
         failed: usize,
         elapsed_ms: u64,
-        checks: Vec<CheckRow>,
+        checks: Vec<CheckResult>,
     },
-}
-
-/// One row of `verify`'s summary (the same fields as [`Event::Check`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckRow {
-    pub name: String,
-    pub passed: bool,
-    pub elapsed_ms: u64,
-    pub detail: Option<String>,
 }
 
 pub struct Reporter {
@@ -165,7 +154,7 @@ impl Reporter {
         // stdout).
         if self.mode == Mode::Human {
             match &event {
-                Event::Check { .. } => return,
+                Event::Check(_) => return,
                 Event::VerifySummary { checks, .. } => {
                     if let Some(h) = &self.human {
                         h.clear();
@@ -292,18 +281,14 @@ pub fn plain_line(event: &Event) -> Option<String> {
             Action::Unchanged => format!("  {kind} `{name}`: unchanged ({})", changes.join(", ")),
             Action::Removed => format!("  {kind} `{name}`: removed"),
         },
-        Event::Check {
-            name,
-            passed,
-            elapsed_ms,
-            detail,
-        } => {
-            let mark = if *passed { "PASS" } else { "FAIL" };
-            let tail = detail
+        Event::Check(check) => {
+            let mark = if check.passed { "PASS" } else { "FAIL" };
+            let tail = check
+                .detail
                 .as_deref()
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
-            format!("{mark} {name} ({}){tail}", fmt_ms(*elapsed_ms))
+            format!("{mark} {} ({}){tail}", check.name, fmt_ms(check.elapsed_ms))
         }
         Event::Warning { message } => format!("warning: {message}"),
         Event::StackReady { .. } | Event::Service { .. } => return None,

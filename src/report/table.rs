@@ -1,27 +1,18 @@
 //! `verify`'s table on a terminal: one row per check, failure explanations on indented lines.
 
-use super::{fmt_ms, CheckRow};
+use super::{fmt_ms, CheckResult};
 
-/// Where a check's detail is broken into lines: the parts of a failure explanation.
-const BREAKS: [&str; 3] = ["; request: ", "; Keycloak answered ", "; likely cause: "];
-
-fn detail_lines(detail: &str) -> Vec<String> {
-    let mut lines = vec![detail.to_string()];
-    for marker in BREAKS {
-        let last = lines.pop().unwrap_or_default();
-        match last.split_once(marker) {
-            Some((head, tail)) => {
-                lines.push(head.to_string());
-                lines.push(format!("{}{tail}", marker.trim_start_matches("; ")));
-            }
-            None => lines.push(last),
-        }
+/// A row's detail lines: a failure's parts one per line, else what was seen.
+fn detail_lines(row: &CheckResult) -> Vec<String> {
+    match (&row.failure, &row.detail) {
+        (Some(failure), _) => failure.lines(),
+        (None, Some(seen)) => vec![seen.clone()],
+        (None, None) => Vec::new(),
     }
-    lines
 }
 
 /// The table, ending with a totals line; every line ends with a newline.
-pub fn check_table(rows: &[CheckRow]) -> String {
+pub fn check_table(rows: &[CheckResult]) -> String {
     let name_w = rows
         .iter()
         .map(|r| r.name.len())
@@ -43,7 +34,7 @@ pub fn check_table(rows: &[CheckRow]) -> String {
     );
     for (row, time) in rows.iter().zip(&times) {
         let result = if row.passed { "pass" } else { "FAIL" };
-        let lines = row.detail.as_deref().map(detail_lines).unwrap_or_default();
+        let lines = detail_lines(row);
         let first = lines.first().map(String::as_str).unwrap_or("");
         let line = format!("{:name_w$}  {result:6}  {time:>time_w$}  {first}", row.name);
         out.push_str(line.trim_end());
@@ -66,24 +57,23 @@ pub fn check_table(rows: &[CheckRow]) -> String {
 mod tests {
     use super::*;
 
-    fn row(name: &str, passed: bool, ms: u64, detail: &str) -> CheckRow {
-        CheckRow {
-            name: name.into(),
-            passed,
-            elapsed_ms: ms,
-            detail: Some(detail.into()),
-        }
-    }
+    use crate::report::CheckFailure;
 
     #[test]
     fn rows_align_and_failures_break_into_lines() {
         let table = check_table(&[
-            row("discovery", true, 12, "issuer http://localhost:8080/realms/testing"),
-            row(
+            CheckResult::new(
+                "discovery",
+                12,
+                Ok("issuer http://localhost:8080/realms/testing".into()),
+            ),
+            CheckResult::new(
                 "password",
-                false,
                 1500,
-                "token request: no tokens; request: POST http://x/token (grant_type=password); Keycloak answered 400 {\"error\":\"unauthorized_client\"}; likely cause: direct access grants are off",
+                Err(CheckFailure::new("token request", "no tokens")
+                    .request("POST http://x/token (grant_type=password)")
+                    .answered(400, Some(r#"{"error":"unauthorized_client"}"#.into()))
+                    .cause(Some("direct access grants are off".into()))),
             ),
         ]);
         let expected = "\
