@@ -111,7 +111,7 @@ async fn read_client_secret(
     realm: &str,
     client_id: &str,
 ) -> anyhow::Result<String> {
-    let client = AdminClient::new(url, admin).map_err(crate::error::Failure::from)?;
+    let client = AdminClient::new(url, admin)?;
     let what = format!("read the secret of client `{client_id}` in realm `{realm}`");
     let missing = || {
         fail(
@@ -128,8 +128,7 @@ async fn read_client_secret(
             &[("clientId", client_id)],
             &what,
         )
-        .await
-        .map_err(crate::error::Failure::from)?
+        .await?
         .ok_or_else(missing)?;
     let id = list
         .as_array()
@@ -144,8 +143,7 @@ async fn read_client_secret(
             &[],
             &what,
         )
-        .await
-        .map_err(crate::error::Failure::from)?
+        .await?
         .and_then(|v| v.get("value").and_then(|s| s.as_str()).map(str::to_string))
         .ok_or_else(missing)?;
     Ok(secret)
