@@ -10,6 +10,7 @@
 //! `publicClient: false` and every flow flag.
 
 mod error;
+mod field_checks;
 mod load;
 mod model;
 mod parse;
