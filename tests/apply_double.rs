@@ -3,7 +3,7 @@
 //! built binary: exit codes and messages).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use iamstack::config::AdminCredentials;
 use iamstack::keycloak::{
@@ -677,39 +677,4 @@ async fn env_github_masks_and_appends() {
         assert_eq!(code, 7, "{stderr}");
         assert!(stderr.contains("GITHUB_ENV"), "{stderr}");
     }
-}
-
-/// Not an assertion: the cost of `apply` (issue 4's speed targets), printed for the notes.
-/// Run with `cargo nextest run --no-capture -E 'test(measure_apply_cost)'`.
-#[tokio::test]
-async fn measure_apply_cost() {
-    let (_d, url) = double().await;
-    let realms = builtin();
-    let started = Instant::now();
-    let first = apply(&url, &realms, false).await;
-    let absent = started.elapsed();
-    let mut unchanged = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let s = apply(&url, &realms, false).await;
-        unchanged.push((started.elapsed(), s.requests));
-    }
-    eprintln!(
-        "apply, everything absent: {} requests, {:?}; unchanged: {}",
-        first.requests,
-        absent,
-        unchanged
-            .iter()
-            .map(|(t, n)| format!("{n} requests {t:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    assert!(all(
-        &unchanged_summary(&url, &realms).await,
-        Action::Unchanged
-    ));
-}
-
-async fn unchanged_summary(url: &url::Url, realms: &[RealmFile]) -> ApplySummary {
-    apply(url, realms, false).await
 }

@@ -3,8 +3,7 @@
 
 use crate::cli::{ApplyArgs, KeycloakTarget};
 use crate::config::{self, AdminCredentials, EnvFile};
-use crate::error::{fail, Kind};
-use crate::keycloak;
+use crate::keycloak::{self, client::check_keycloak_url};
 use crate::report::{Event, Reporter};
 use crate::stack::discover::{discover, Discovered};
 
@@ -22,20 +21,14 @@ pub async fn resolve_target(
     target: &KeycloakTarget,
 ) -> anyhow::Result<(url::Url, Option<Discovered>)> {
     if let Some(url) = &target.keycloak_url {
-        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-            return Err(fail(
-                Kind::InvalidConfig,
-                format!("invalid --keycloak-url `{url}`: expected http(s)://host[:port]"),
-            ));
-        }
+        check_keycloak_url(url)?;
         return Ok((url.clone(), None));
     }
     let project = config::project_name(&target.project)?;
     if let Some(found) = discover(&project).await {
         return Ok((found.keycloak_url.clone(), Some(found)));
     }
-    let url = url::Url::parse(DEFAULT_KEYCLOAK_URL)
-        .map_err(|e| fail(Kind::InvalidConfig, e.to_string()))?;
+    let url = url::Url::parse(DEFAULT_KEYCLOAK_URL).expect("the default Keycloak URL is valid");
     Ok((url, None))
 }
 

@@ -1,0 +1,92 @@
+//! Sending: retries with backoff on connection errors and 5xx (Keycloak warming up) within
+//! the client's budget, each answer read whole.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use reqwest::header::LOCATION;
+use reqwest::{Method, RequestBuilder};
+
+use super::{AdminClient, AdminError, ApiResponse, REQUEST_TIMEOUT};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+impl AdminClient {
+    /// Send with retries: connection errors (any error for idempotent methods) and 5xx are
+    /// retried with exponential backoff until the budget is spent.
+    pub(super) async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        method: &Method,
+        what: &str,
+    ) -> Result<ApiResponse, AdminError> {
+        let deadline = Instant::now() + self.retry_budget;
+        let mut backoff = FIRST_BACKOFF;
+        let idempotent = matches!(
+            *method,
+            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
+        );
+        loop {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = match build().send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let location = resp
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .map(str::to_string);
+                    match resp.text().await {
+                        Ok(body) => Ok(ApiResponse {
+                            status,
+                            location,
+                            body,
+                        }),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let retry_at = Instant::now() + backoff;
+            match outcome {
+                Ok(resp) if resp.status.is_server_error() => {
+                    if retry_at >= deadline {
+                        return Err(AdminError::Status {
+                            what: what.to_string(),
+                            status: resp.status.as_u16(),
+                            message: resp.keycloak_message(),
+                        });
+                    }
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) => {
+                    let retriable = e.is_connect() || idempotent;
+                    if !retriable || retry_at >= deadline {
+                        return Err(AdminError::Unreachable {
+                            url: self.base.to_string(),
+                            cause: transport_cause(&e),
+                            budget_s: self.retry_budget.as_secs(),
+                        });
+                    }
+                }
+            }
+            // Backoff between attempts (Keycloak warming up), not a wait for a state.
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// The deepest cause of a transport error ("Connection refused (os error 111)"), which says
+/// more than reqwest's "error sending request for url (...)".
+fn transport_cause(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
+    }
+    let mut deepest: &dyn std::error::Error = e;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    deepest.to_string()
+}

@@ -1,0 +1,201 @@
+//! Source positions: a path into the document (`clients[1].publicClient`) and the line it
+//! stands on, so every error names the file, the line and the field.
+
+use super::RealmFileError;
+
+/// One file's text, to tell where a path stands in it (errors name file, line and field).
+pub struct Source<'a> {
+    pub text: &'a str,
+    /// The path, or the built-in marker.
+    pub origin: &'a str,
+    pub json: bool,
+}
+
+impl Source<'_> {
+    /// A content problem at `path`, on the line the path stands on when it can be told.
+    pub fn error(&self, path: &[Seg], message: impl Into<String>) -> RealmFileError {
+        self.error_on_line(path, self.line_of(path), message)
+    }
+
+    /// The 1-based line `path` stands on, if it can be told.
+    pub fn line_of(&self, path: &[Seg]) -> Option<usize> {
+        locate(self.text, path, self.json)
+    }
+
+    /// A content problem at `path`, on a line the caller found.
+    pub fn error_on_line(
+        &self,
+        path: &[Seg],
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> RealmFileError {
+        RealmFileError::Invalid {
+            origin: self.origin.to_string(),
+            line,
+            field: (!path.is_empty()).then(|| path_string(path)),
+            message: message.into(),
+        }
+    }
+}
+
+/// One step of a path into the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_string(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The 1-based line of `path` in a block-style YAML document (or pretty-printed JSON, by a
+/// looser search), if it can be told.
+pub fn locate(text: &str, path: &[Seg], json: bool) -> Option<usize> {
+    if path.is_empty() {
+        return None;
+    }
+    if json {
+        return locate_json(text, path);
+    }
+    struct Line<'a> {
+        no: usize,
+        indent: usize,
+        content: &'a str,
+    }
+    let lines: Vec<Line> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let content = l.trim_start();
+            (!content.is_empty() && !content.starts_with('#') && content != "---").then(|| Line {
+                no: i + 1,
+                indent: l.len() - content.len(),
+                content,
+            })
+        })
+        .collect();
+    // Strip leading `- ` markers: returns (effective indent, rest).
+    fn strip_dashes(indent: usize, content: &str) -> (usize, &str) {
+        let mut indent = indent;
+        let mut rest = content;
+        while let Some(r) = rest
+            .strip_prefix("- ")
+            .or_else(|| (rest == "-").then_some(""))
+        {
+            let trimmed = r.trim_start();
+            indent += 1 + (r.len() - trimmed.len()) + 1;
+            rest = trimmed;
+        }
+        (indent, rest)
+    }
+    fn key_of(content: &str) -> Option<&str> {
+        let (k, _) = content.split_once(':')?;
+        let k = k.trim();
+        Some(
+            k.strip_prefix('"')
+                .and_then(|k| k.strip_suffix('"'))
+                .or_else(|| k.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')))
+                .unwrap_or(k),
+        )
+    }
+
+    // The block being searched: lines[start..], with children indented more than `parent`
+    // (the first line of a list item is included even though its dash sits at `parent`).
+    let mut start = 0usize;
+    let mut parent: Option<usize> = None;
+    let mut first_included = false;
+    let mut found = None;
+    for seg in path {
+        let in_block = |idx: usize, l: &Line| -> bool {
+            (first_included && idx == start) || parent.is_none_or(|p| l.indent > p)
+        };
+        match seg {
+            Seg::Key(key) => {
+                let mut hit = None;
+                for (idx, l) in lines.iter().enumerate().skip(start) {
+                    if !in_block(idx, l) {
+                        break;
+                    }
+                    let (eff, rest) = strip_dashes(l.indent, l.content);
+                    if key_of(rest) == Some(key.as_str()) {
+                        hit = Some((idx, eff));
+                        break;
+                    }
+                }
+                let (idx, eff) = hit?;
+                found = Some(lines[idx].no);
+                start = idx + 1;
+                parent = Some(eff);
+                first_included = false;
+            }
+            Seg::Index(n) => {
+                let mut count = 0usize;
+                let mut item_indent = None;
+                let mut hit = None;
+                for (idx, l) in lines.iter().enumerate().skip(start) {
+                    let is_item = l.content.starts_with("- ") || l.content == "-";
+                    // A sequence may sit at its key's own indentation (`users:\n- name: x`).
+                    let compact = is_item && parent.is_some_and(|p| l.indent == p);
+                    if !in_block(idx, l) && !compact {
+                        break;
+                    }
+                    if is_item {
+                        let ii = *item_indent.get_or_insert(l.indent);
+                        if l.indent == ii {
+                            if count == *n {
+                                hit = Some(idx);
+                                break;
+                            }
+                            count += 1;
+                        }
+                    }
+                }
+                match hit {
+                    Some(idx) => {
+                        found = Some(lines[idx].no);
+                        parent = Some(lines[idx].indent);
+                        start = idx;
+                        first_included = true;
+                    }
+                    // Flow style (`[a, b]`): the parent key's line is the best we can tell.
+                    None => return found,
+                }
+            }
+        }
+    }
+    found
+}
+
+/// JSON: follow the keys in order of appearance (good enough for pretty-printed files).
+fn locate_json(text: &str, path: &[Seg]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0usize;
+    let mut found = None;
+    for seg in path {
+        if let Seg::Key(key) = seg {
+            let needle = format!("\"{key}\"");
+            let idx = lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, l)| l.contains(&needle))
+                .map(|(i, _)| i)?;
+            found = Some(idx + 1);
+            from = idx + 1;
+        }
+    }
+    found
+}

@@ -1,0 +1,232 @@
+//! The write phase: creating a realm (whole, or one by one when Keycloak refuses the
+//! embedded form), and creating or updating its clients and users as planned.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::keycloak::client::{AdminClient, AdminError, ApiResponse};
+use crate::keycloak::diff::{merge_client, ClientPlan, UserPlan};
+use crate::keycloak::realm_file::{ClientSpec, RealmFile};
+use crate::report::{Event, Reporter};
+
+/// How a realm creation ended.
+pub(super) enum Created {
+    /// The realm (with its clients and users) is there.
+    Whole,
+    /// Keycloak answered that it already exists (another writer was first).
+    AlreadyExists,
+}
+
+/// "Realm X already exists": 409 from 26.2.5 on, 400 in 26.2.0–26.2.4, "Conflict detected"
+/// before 26.2 (keycloak-behaviour §3).
+pub(super) fn says_realm_exists(resp: &ApiResponse) -> bool {
+    let msg = resp.keycloak_message();
+    matches!(resp.status.as_u16(), 400 | 409)
+        && (msg.contains("already exists") || msg.contains("Conflict detected"))
+}
+
+/// Create the realm with its clients and users embedded (one request); when Keycloak refuses
+/// that form, one by one.
+pub(super) async fn create_realm(
+    client: &AdminClient,
+    realm: &RealmFile,
+    body: &Value,
+    reporter: &Reporter,
+) -> Result<Created, AdminError> {
+    let name = realm.name();
+    let what = format!("create realm `{name}`");
+    let resp = client
+        .admin(Method::POST, &["admin", "realms"], &[], Some(body), &what)
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        // 5xx after the retry budget: the embedded form may be what Keycloak chokes on.
+        Err(AdminError::Status {
+            status, message, ..
+        }) => {
+            return create_one_by_one(
+                client,
+                realm,
+                &format!("HTTP {status}: {message}"),
+                reporter,
+            )
+            .await
+        }
+        Err(e) => return Err(e),
+    };
+    if resp.is_success() {
+        return Ok(Created::Whole);
+    }
+    if says_realm_exists(&resp) || resp.status == StatusCode::CONFLICT {
+        return Ok(Created::AlreadyExists);
+    }
+    let message = resp.keycloak_message();
+    // A field Keycloak does not know fails the same way one by one: show it now, unwritten.
+    let refused_embedded = resp.status == StatusCode::BAD_REQUEST
+        && !message.contains("Unrecognized field")
+        && (realm.clients().len() + realm.users().len()) > 0;
+    if !refused_embedded {
+        client.check(resp, &what)?;
+        return Ok(Created::Whole);
+    }
+    create_one_by_one(client, realm, &message, reporter).await
+}
+
+/// Fallback when Keycloak refuses the embedded form: realm, then clients, then users.
+async fn create_one_by_one(
+    client: &AdminClient,
+    realm: &RealmFile,
+    why: &str,
+    reporter: &Reporter,
+) -> Result<Created, AdminError> {
+    let name = realm.name();
+    reporter.emit(Event::Warning {
+        message: format!(
+            "Keycloak refused realm `{name}` with its clients and users embedded ({why}); \
+             creating the realm, its clients and its users one by one"
+        ),
+    });
+    let what = format!("create realm `{name}`");
+    let resp = client
+        .admin(
+            Method::POST,
+            &["admin", "realms"],
+            &[],
+            Some(&realm.realm_only_body()),
+            &what,
+        )
+        .await?;
+    if says_realm_exists(&resp) {
+        return Ok(Created::AlreadyExists);
+    }
+    client.check(resp, &what)?;
+    for c in realm.clients() {
+        create_client(client, name, c).await?;
+    }
+    for u in realm.users() {
+        create_user(client, name, &u.creation_body(), u.username()).await?;
+    }
+    Ok(Created::Whole)
+}
+
+async fn create_client(
+    client: &AdminClient,
+    realm: &str,
+    spec: &ClientSpec,
+) -> Result<(), AdminError> {
+    create_in(
+        client,
+        realm,
+        "clients",
+        &spec.creation_body(),
+        "client",
+        spec.client_id(),
+    )
+    .await
+}
+
+async fn create_user(
+    client: &AdminClient,
+    realm: &str,
+    body: &Value,
+    username: &str,
+) -> Result<(), AdminError> {
+    create_in(client, realm, "users", body, "user", username).await
+}
+
+/// POST one object (`noun` `name`) to the realm's `collection`.
+async fn create_in(
+    client: &AdminClient,
+    realm: &str,
+    collection: &str,
+    body: &Value,
+    noun: &str,
+    name: &str,
+) -> Result<(), AdminError> {
+    client
+        .admin_checked(
+            Method::POST,
+            &["admin", "realms", realm, collection],
+            Some(body),
+            &format!("create {noun} `{name}` in realm `{realm}`"),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Carry out a client's plan (the spec gives the fields to send).
+pub(super) async fn execute_client(
+    client: &AdminClient,
+    realm: &str,
+    plan: &ClientPlan,
+    spec: &ClientSpec,
+) -> Result<(), AdminError> {
+    match plan {
+        ClientPlan::Create { .. } => create_client(client, realm, spec).await,
+        ClientPlan::Update { client_id, id, .. } => {
+            let what = format!("update client `{client_id}` in realm `{realm}`");
+            // The full, fresh representation: a partial PUT resets what it omits.
+            let current = client
+                .get_json(&["admin", "realms", realm, "clients", id], &[], &what)
+                .await?
+                .ok_or_else(|| AdminError::NotFound {
+                    what: what.clone(),
+                    message: "the client disappeared while being updated; run apply again".into(),
+                })?;
+            let body = merge_client(&current, spec);
+            client
+                .admin_checked(
+                    Method::PUT,
+                    &["admin", "realms", realm, "clients", id],
+                    Some(&body),
+                    &what,
+                )
+                .await
+                .map(|_| ())
+        }
+        ClientPlan::Unchanged { .. } => Ok(()),
+    }
+}
+
+/// Carry out a user's plan.
+pub(super) async fn execute_user(
+    client: &AdminClient,
+    realm: &str,
+    plan: &UserPlan,
+) -> Result<(), AdminError> {
+    match plan {
+        UserPlan::Create { username, body } => create_user(client, realm, body, username).await,
+        UserPlan::Update {
+            username,
+            id,
+            put,
+            password,
+            ..
+        } => {
+            if let Some(body) = put {
+                let what = format!("update user `{username}` in realm `{realm}`");
+                client
+                    .admin_checked(
+                        Method::PUT,
+                        &["admin", "realms", realm, "users", id],
+                        Some(body),
+                        &what,
+                    )
+                    .await?;
+            }
+            if let Some(p) = password {
+                let what = format!("set the password of user `{username}` in realm `{realm}`");
+                client
+                    .admin_checked(
+                        Method::PUT,
+                        &["admin", "realms", realm, "users", id, "reset-password"],
+                        Some(&p.credential()),
+                        &what,
+                    )
+                    .await?;
+            }
+            Ok(())
+        }
+        UserPlan::Unchanged { .. } => Ok(()),
+    }
+}
