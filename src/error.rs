@@ -64,8 +64,8 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if let Some(e) = cause.downcast_ref::<AdminError>() {
         return Some(e.kind());
     }
-    if cause.is::<RealmFileError>() {
-        return Some(Kind::InvalidConfig);
+    if let Some(e) = cause.downcast_ref::<RealmFileError>() {
+        return Some(e.kind());
     }
     if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
         return Some(e.kind());

@@ -107,39 +107,25 @@ async fn read_client_secret(
     client_id: &str,
 ) -> anyhow::Result<String> {
     let client = AdminClient::new(url, admin)?;
-    let what = format!("read the secret of client `{client_id}` in realm `{realm}`");
     let missing = || AdminError::NotFound {
-        what: what.clone(),
+        what: format!("read the secret of client `{client_id}` in realm `{realm}`"),
         message: format!(
             "the client does not exist in Keycloak at {url}; run `iamstack apply` first (the \
              realm file sets no secret, so Keycloak generates it)"
         ),
     };
-    let list = client
-        .get_json(
-            &["admin", "realms", realm, "clients"],
-            &[("clientId", client_id)],
-            &what,
-        )
+    let found = client
+        .find_client(realm, client_id)
         .await?
         .ok_or_else(missing)?;
-    let id = list
-        .as_array()
-        .and_then(|l| l.first())
-        .and_then(|c| c.get("id"))
+    let id = found
+        .get("id")
         .and_then(|v| v.as_str())
-        .ok_or_else(missing)?
-        .to_string();
-    let secret = client
-        .get_json(
-            &["admin", "realms", realm, "clients", &id, "client-secret"],
-            &[],
-            &what,
-        )
-        .await?
-        .and_then(|v| v.get("value").and_then(|s| s.as_str()).map(str::to_string))
         .ok_or_else(missing)?;
-    Ok(secret)
+    Ok(client
+        .client_secret(realm, id, client_id)
+        .await?
+        .ok_or_else(missing)?)
 }
 
 /// An address as the host part of a URL (IPv6 in brackets).
