@@ -46,8 +46,6 @@ pub enum Action {
     Removed,
 }
 
-/// Everything the stack, the provisioner and the verifier report. The JSON shape
-/// (`{"event": "<snake_case variant>", ...fields}`) is documented in the README.
 /// One `OIDC_*` value in `up`'s final block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OidcValue {
@@ -56,6 +54,8 @@ pub struct OidcValue {
     pub value: Option<String>,
 }
 
+/// Everything the stack, the provisioner and the verifier report. The JSON shape
+/// (`{"event": "<snake_case variant>", ...fields}`) is documented in the README.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -138,10 +138,6 @@ impl Reporter {
             .then(human::Human::new)
             .filter(|h| !h.is_hidden());
         Reporter { mode, human }
-    }
-
-    pub fn mode(&self) -> Mode {
-        self.mode
     }
 
     pub fn emit(&self, event: Event) {
