@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::cli::{EnvArgs, EnvFormat};
 use crate::commands::apply::resolve_target;
 use crate::config::{self, AdminCredentials, ConfigError, EnvFile, DEFAULT_POSTGRES_PASSWORD};
+use crate::keycloak::discovery::read_discovery;
 use crate::keycloak::endpoints::{self, EnvInputs};
 use crate::keycloak::{self, AdminClient, AdminError};
 use crate::report::Reporter;
@@ -19,6 +20,22 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
     let env_file = EnvFile::from_args(&args.target.project)?;
     let admin = AdminCredentials::resolve(&args.admin, &env_file);
     let (url, found) = resolve_target(&args.target).await?;
+    let hostname = found.as_ref().and_then(|f| f.hostname.as_deref());
+    let front_end = front_end_url(&url, hostname);
+
+    // Keycloak's own values: an application validating tokens compares `iss` with
+    // OIDC_ISSUER, so it must be exactly what Keycloak says, not the address we probe.
+    let discovered = match read_discovery(&url, realm.name()).await {
+        Ok(d) => Some(d),
+        Err(why) => {
+            warn(&format!(
+                "cannot read Keycloak's discovery document ({why}); the OIDC_* values are \
+                 computed from {front_end} and may differ from what Keycloak advertises"
+            ));
+            None
+        }
+    };
+    let stack_found = found.is_some();
 
     // A confidential client without a secret in the file: Keycloak generated it; read it.
     let client_secret_override = match realm.primary_client() {
@@ -50,12 +67,21 @@ pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
     };
 
     let vars = endpoints::env_vars(&EnvInputs {
-        keycloak_url: &url,
+        keycloak_url: &front_end,
+        discovered: discovered.as_ref(),
         admin: &admin,
         realm,
         client_secret_override,
         postgres_url: Some(postgres_url),
     });
+    if stack_found {
+        let keycloak_url = vars.iter().find(|v| v.key == "KEYCLOAK_URL");
+        if let Some(host) = keycloak_url.and_then(|v| url::Url::parse(&v.value).ok()) {
+            if let Some(w) = not_this_machine_warning(&host).await {
+                warn(&w);
+            }
+        }
+    }
 
     let mut stdout = std::io::stdout().lock();
     let text = match args.format {
@@ -128,6 +154,61 @@ async fn read_client_secret(
         .ok_or_else(missing)?)
 }
 
+/// Warnings go to stderr whatever the output mode: stdout carries the variables.
+fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+/// Pure: the URL Keycloak calls itself when reached at `probe`: with `KC_HOSTNAME` set,
+/// hostname v2 keeps the request's scheme and port and replaces the host.
+pub fn front_end_url(probe: &url::Url, kc_hostname: Option<&str>) -> url::Url {
+    let mut url = probe.clone();
+    if let Some(host) = kc_hostname.filter(|h| !h.is_empty()) {
+        // A full URL in KC_HOSTNAME is Keycloak's own front-end URL.
+        if let Ok(full) = url::Url::parse(host) {
+            if full.has_host() && matches!(full.scheme(), "http" | "https") {
+                return full;
+            }
+        }
+        if url.set_host(Some(host)).is_err() {
+            return probe.clone();
+        }
+    }
+    url
+}
+
+/// A warning when the host Keycloak names itself with does not lead to this machine (a local
+/// stack started with e.g. `--hostname kc.example`): the values are still Keycloak's, but this
+/// machine reaches them only with an `/etc/hosts` line.
+async fn not_this_machine_warning(keycloak_url: &url::Url) -> Option<String> {
+    let host = keycloak_url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = keycloak_url.port_or_known_default()?;
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return (!ip.is_loopback()).then(|| {
+            format!("Keycloak names itself {keycloak_url}, which is not this machine's loopback")
+        });
+    }
+    let lookup = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        tokio::net::lookup_host((host, port)),
+    )
+    .await;
+    let local = match lookup {
+        Ok(Ok(mut addrs)) => addrs.any(|a| a.ip().is_loopback()),
+        _ => false,
+    };
+    (!local).then(|| {
+        format!(
+            "Keycloak names itself {keycloak_url} (its KC_HOSTNAME), and `{host}` does not \
+             resolve to this machine: to use these values from here, add the line `127.0.0.1 \
+             {host}` to /etc/hosts"
+        )
+    })
+}
+
 /// An address as the host part of a URL (IPv6 in brackets).
 fn url_host(ip: std::net::IpAddr) -> String {
     match ip {
@@ -139,6 +220,39 @@ fn url_host(ip: std::net::IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_front_end_url_takes_kc_hostname_and_keeps_scheme_and_port() {
+        let probe = url::Url::parse("http://127.0.0.1:49153/").unwrap();
+        assert_eq!(
+            front_end_url(&probe, Some("localhost")).as_str(),
+            "http://localhost:49153/"
+        );
+        assert_eq!(
+            front_end_url(&probe, Some("kc.example")).as_str(),
+            "http://kc.example:49153/"
+        );
+        assert_eq!(front_end_url(&probe, None), probe);
+        assert_eq!(
+            front_end_url(&probe, Some("https://id.example.org")).as_str(),
+            "https://id.example.org/"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hostname_that_is_not_this_machine_gets_the_hosts_line() {
+        let local = url::Url::parse("http://localhost:8080").unwrap();
+        assert_eq!(not_this_machine_warning(&local).await, None);
+        let ip = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(not_this_machine_warning(&ip).await, None);
+        // `.invalid` never resolves (RFC 2606).
+        let other = url::Url::parse("http://kc.invalid:8080").unwrap();
+        let w = not_this_machine_warning(&other).await.expect("a warning");
+        assert!(
+            w.contains("127.0.0.1 kc.invalid") && w.contains("/etc/hosts"),
+            "{w}"
+        );
+    }
 
     #[test]
     fn an_ipv6_postgres_address_is_bracketed_in_the_url() {

@@ -115,6 +115,7 @@ fn ready_event(
     let oidc = match (realm, url::Url::parse(&keycloak_url)) {
         (Some(realm), Ok(url)) => keycloak::endpoints::env_vars(&keycloak::endpoints::EnvInputs {
             keycloak_url: &url,
+            discovered: None,
             admin: &config.admin,
             realm,
             client_secret_override: None,

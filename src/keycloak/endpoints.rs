@@ -5,6 +5,7 @@
 use serde::Serialize;
 use url::Url;
 
+use super::discovery::OidcUrls;
 use super::realm_file::RealmFile;
 use crate::config::AdminCredentials;
 
@@ -19,8 +20,11 @@ pub struct EnvVar {
 /// What the values are computed from.
 #[derive(Debug, Clone)]
 pub struct EnvInputs<'a> {
-    /// Keycloak's base URL as the host reaches it (e.g. `http://localhost:8080`).
+    /// Keycloak's front-end base URL (e.g. `http://localhost:8080`): what it calls itself.
     pub keycloak_url: &'a Url,
+    /// The realm's endpoints as Keycloak's discovery document states them; they win over
+    /// values computed from `keycloak_url`.
+    pub discovered: Option<&'a OidcUrls>,
     pub admin: &'a AdminCredentials,
     pub realm: &'a RealmFile,
     /// The client's secret when the file does not set one (read from Keycloak), else `None`.
@@ -32,14 +36,19 @@ pub struct EnvInputs<'a> {
 /// Every key in conventions order. Keys whose value is unknown (no client, no user) are
 /// present with an empty value, so a script can rely on them being set.
 pub fn env_vars(inputs: &EnvInputs) -> Vec<EnvVar> {
-    let base = inputs
-        .keycloak_url
-        .as_str()
-        .trim_end_matches('/')
-        .to_string();
+    let base = match inputs.discovered.and_then(OidcUrls::front_end_url) {
+        Some(front_end) => front_end.to_string(),
+        None => inputs
+            .keycloak_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string(),
+    };
     let realm = inputs.realm;
-    let issuer = format!("{base}/realms/{}", path_segment(realm.name()));
-    let oidc = |tail: &str| format!("{issuer}/protocol/openid-connect/{tail}");
+    let urls = match inputs.discovered {
+        Some(discovered) => discovered.clone(),
+        None => OidcUrls::under(&base, &path_segment(realm.name())),
+    };
     let client = realm.primary_client();
     let user = realm.primary_user();
     let var = |key, value: String, secret| EnvVar { key, value, secret };
@@ -56,16 +65,16 @@ pub fn env_vars(inputs: &EnvInputs) -> Vec<EnvVar> {
             inputs.admin.password.clone(),
             true,
         ),
-        var("OIDC_ISSUER", issuer.clone(), false),
+        var("OIDC_ISSUER", urls.issuer.clone(), false),
         var(
             "OIDC_DISCOVERY_URL",
-            format!("{issuer}/.well-known/openid-configuration"),
+            format!("{}/.well-known/openid-configuration", urls.issuer),
             false,
         ),
-        var("OIDC_AUTH_URL", oidc("auth"), false),
-        var("OIDC_TOKEN_URL", oidc("token"), false),
-        var("OIDC_USERINFO_URL", oidc("userinfo"), false),
-        var("OIDC_LOGOUT_URL", oidc("logout"), false),
+        var("OIDC_AUTH_URL", urls.authorization_endpoint, false),
+        var("OIDC_TOKEN_URL", urls.token_endpoint, false),
+        var("OIDC_USERINFO_URL", urls.userinfo_endpoint, false),
+        var("OIDC_LOGOUT_URL", urls.end_session_endpoint, false),
         var(
             "OIDC_CLIENT_ID",
             client
@@ -234,6 +243,7 @@ mod tests {
         };
         env_vars(&EnvInputs {
             keycloak_url: &url,
+            discovered: None,
             admin: &admin,
             realm: &realm,
             client_secret_override: None,
@@ -249,6 +259,39 @@ mod tests {
 
     fn get<'a>(vars: &'a [EnvVar], key: &str) -> &'a str {
         &vars.iter().find(|v| v.key == key).unwrap().value
+    }
+
+    #[test]
+    fn keycloaks_own_discovery_values_win_over_the_probe_address() {
+        let realm = parse_realm_file(BUILTIN_REALM, "b", false, &|_| None).unwrap();
+        let admin = AdminCredentials {
+            username: "admin".into(),
+            password: "x".into(),
+        };
+        // Reached at 127.0.0.1, Keycloak calls itself `localhost` (KC_HOSTNAME).
+        let probe = Url::parse("http://127.0.0.1:49153").unwrap();
+        let discovered = OidcUrls::under("http://localhost:49153", "testing");
+        let v = env_vars(&EnvInputs {
+            keycloak_url: &probe,
+            discovered: Some(&discovered),
+            admin: &admin,
+            realm: &realm,
+            client_secret_override: None,
+            postgres_url: None,
+        });
+        assert_eq!(get(&v, "KEYCLOAK_URL"), "http://localhost:49153");
+        assert_eq!(
+            get(&v, "OIDC_ISSUER"),
+            "http://localhost:49153/realms/testing"
+        );
+        assert_eq!(
+            get(&v, "OIDC_DISCOVERY_URL"),
+            "http://localhost:49153/realms/testing/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            get(&v, "OIDC_LOGOUT_URL"),
+            "http://localhost:49153/realms/testing/protocol/openid-connect/logout"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod client;
 pub mod diff;
+pub mod discovery;
 pub mod endpoints;
 pub mod realm_file;
 pub mod reconcile;
