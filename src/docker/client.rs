@@ -32,12 +32,8 @@ pub struct Engine {
     api_version: String,
 }
 
-type Result<T> = std::result::Result<T, EngineError>;
-
 /// A 404 as `None`: the object does not exist.
-fn found<T>(
-    result: std::result::Result<T, BollardError>,
-) -> std::result::Result<Option<T>, BollardError> {
+fn found<T>(result: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_not_found(&e) => Ok(None),
@@ -53,7 +49,7 @@ fn label_filter(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
 impl Engine {
     /// Connect to the engine named by `DOCKER_HOST` (or the default socket), negotiate the API
     /// version, and check it is new enough. Failures are exit 3.
-    pub async fn connect(config: &EngineConfig) -> Result<Engine> {
+    pub async fn connect(config: &EngineConfig) -> Result<Engine, EngineError> {
         let host = config.host.clone();
         let unreachable = |cause| EngineError::Unreachable {
             host: host.clone(),
@@ -91,7 +87,7 @@ impl Engine {
     // ---- containers ----
 
     /// A container by exact name, or `None`.
-    pub async fn container(&self, name: &str) -> Result<Option<ContainerInfo>> {
+    pub async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
         let inspected =
             found(self.docker.inspect_container(name, None).await).map_err(|source| {
                 EngineError::InspectContainer {
@@ -109,7 +105,7 @@ impl Engine {
     pub async fn containers_labelled(
         &self,
         labels: &[(&str, &str)],
-    ) -> Result<Vec<ContainerSummary>> {
+    ) -> Result<Vec<ContainerSummary>, EngineError> {
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&label_filter(labels))
@@ -121,7 +117,7 @@ impl Engine {
     }
 
     /// Running containers publishing `port` on the host, by name.
-    pub async fn containers_publishing(&self, port: u16) -> Result<Vec<String>> {
+    pub async fn containers_publishing(&self, port: u16) -> Result<Vec<String>, EngineError> {
         let options = ListContainersOptionsBuilder::new().build();
         let list = self
             .docker
@@ -142,7 +138,11 @@ impl Engine {
     }
 
     /// Create a container; the name taken already is a conflict (exit 4).
-    pub async fn create_container(&self, name: &str, body: ContainerCreateBody) -> Result<String> {
+    pub async fn create_container(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, EngineError> {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         match self.docker.create_container(Some(options), body).await {
             Ok(r) => Ok(r.id),
@@ -158,7 +158,7 @@ impl Engine {
     }
 
     /// Start a container; a host port taken meanwhile is a conflict (exit 4).
-    pub async fn start_container(&self, name: &str) -> Result<()> {
+    pub async fn start_container(&self, name: &str) -> Result<(), EngineError> {
         match self.docker.start_container(name, None).await {
             Ok(()) => Ok(()),
             Err(cause) if is_port_conflict(&engine_reason(&cause)) => Err(EngineError::PortTaken {
@@ -172,7 +172,7 @@ impl Engine {
         }
     }
 
-    pub async fn unpause_container(&self, name: &str) -> Result<()> {
+    pub async fn unpause_container(&self, name: &str) -> Result<(), EngineError> {
         self.docker
             .unpause_container(name)
             .await
@@ -184,7 +184,7 @@ impl Engine {
 
     /// Stop with the container's own stop signal (the image's `STOPSIGNAL`), killing after
     /// `timeout`. A container already stopped (304) or gone (404) is fine.
-    pub async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {
+    pub async fn stop_container(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
         let options = StopContainerOptionsBuilder::new()
             .t(timeout.as_secs() as i32)
             .build();
@@ -200,7 +200,7 @@ impl Engine {
 
     /// Remove (forcibly: kills if still running). Gone already, or being removed by someone
     /// else (409 "removal already in progress"), is fine.
-    pub async fn remove_container(&self, name: &str) -> Result<()> {
+    pub async fn remove_container(&self, name: &str) -> Result<(), EngineError> {
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
@@ -219,7 +219,7 @@ impl Engine {
 
     /// A network by exact name (the engine's name filter matches substrings, and older engines
     /// allow duplicates: the first exact match wins).
-    pub async fn network(&self, name: &str) -> Result<Option<NetworkInfo>> {
+    pub async fn network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
         let filters: HashMap<String, Vec<String>> = [("name".to_string(), vec![name.to_string()])]
             .into_iter()
             .collect();
@@ -243,7 +243,10 @@ impl Engine {
     }
 
     /// Networks carrying all these labels (one removed meanwhile is skipped).
-    pub async fn networks_labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>> {
+    pub async fn networks_labelled(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<NetworkInfo>, EngineError> {
         let options = ListNetworksOptionsBuilder::new()
             .filters(&label_filter(labels))
             .build();
@@ -263,7 +266,11 @@ impl Engine {
     }
 
     /// Inspect by ID (for the attached containers and the labels); `None` when gone.
-    async fn inspect_network(&self, id: String, name: String) -> Result<Option<NetworkInfo>> {
+    async fn inspect_network(
+        &self,
+        id: String,
+        name: String,
+    ) -> Result<Option<NetworkInfo>, EngineError> {
         match found(self.docker.inspect_network(&id, None).await) {
             Ok(inspected) => Ok(inspected.map(|n| NetworkInfo::from_inspect(id, name, n))),
             Err(source) => Err(EngineError::InspectNetwork { name, source }),
@@ -274,7 +281,7 @@ impl Engine {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<String> {
+    ) -> Result<String, EngineError> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
@@ -293,7 +300,7 @@ impl Engine {
     }
 
     /// Remove by ID (names can be ambiguous on old engines). Gone already is fine.
-    pub async fn remove_network(&self, id: &str, name: &str) -> Result<()> {
+    pub async fn remove_network(&self, id: &str, name: &str) -> Result<(), EngineError> {
         match found(self.docker.remove_network(id).await) {
             Ok(_) => Ok(()),
             Err(source) => Err(EngineError::RemoveNetwork {
@@ -306,7 +313,7 @@ impl Engine {
     // ---- volumes ----
 
     /// A volume by name, or `None`.
-    pub async fn volume(&self, name: &str) -> Result<Option<VolumeInfo>> {
+    pub async fn volume(&self, name: &str) -> Result<Option<VolumeInfo>, EngineError> {
         match found(self.docker.inspect_volume(name).await) {
             Ok(inspected) => Ok(inspected.map(VolumeInfo::from)),
             Err(source) => Err(EngineError::InspectVolume {
@@ -316,7 +323,10 @@ impl Engine {
         }
     }
 
-    pub async fn volumes_labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<VolumeInfo>> {
+    pub async fn volumes_labelled(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<VolumeInfo>, EngineError> {
         let options = ListVolumesOptionsBuilder::new()
             .filters(&label_filter(labels))
             .build();
@@ -332,7 +342,11 @@ impl Engine {
             .collect())
     }
 
-    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
         let request = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
@@ -349,7 +363,7 @@ impl Engine {
     }
 
     /// Remove a volume; gone already is fine.
-    pub async fn remove_volume(&self, name: &str) -> Result<()> {
+    pub async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
         let options = RemoveVolumeOptionsBuilder::new().build();
         match found(self.docker.remove_volume(name, Some(options)).await) {
             Ok(_) => Ok(()),
@@ -363,7 +377,7 @@ impl Engine {
     // ---- images ----
 
     /// The local image's ID, or `None` when it is not present.
-    pub async fn image_id(&self, image: &str) -> Result<Option<String>> {
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
         match found(self.docker.inspect_image(image).await) {
             Ok(inspected) => Ok(inspected.map(|i| i.id.unwrap_or_default())),
             Err(source) => Err(EngineError::InspectImage {
