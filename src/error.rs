@@ -60,7 +60,11 @@ pub struct Interrupted;
 
 /// The kind of one error of the chain, if it is one of ours. One arm per typed error.
 fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
+    use crate::docker::EngineError;
     use crate::keycloak::{AdminError, RealmFileError};
+    if let Some(e) = cause.downcast_ref::<EngineError>() {
+        return e.kind();
+    }
     if let Some(e) = cause.downcast_ref::<AdminError>() {
         return Some(e.kind());
     }

@@ -102,7 +102,7 @@ pub async fn down(
                 removed(reporter, "container", name);
                 outcome.containers_removed.push(name.clone());
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.into()),
         }
     }
     step.done(Some(format!(
@@ -118,7 +118,7 @@ pub async fn down(
                     removed(reporter, "network", &net.name);
                     outcome.network_removed = Some(net.name.clone());
                 }
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         } else {
             kept(
@@ -155,7 +155,7 @@ pub async fn down(
                     removed(reporter, "volume", &v.name);
                     outcome.volumes_removed.push(v.name.clone());
                 }
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         } else {
             kept(

@@ -792,7 +792,6 @@ mod tests {
 
     fn existing(hash: &str, status: &str, image_id: &str) -> ContainerInfo {
         ContainerInfo {
-            id: "id".into(),
             name: "iam-postgres".into(),
             image: "postgres:17.4".into(),
             image_id: image_id.into(),
@@ -808,7 +807,6 @@ mod tests {
             oom_killed: false,
             env: vec![],
             ports: vec![],
-            mounts: vec![],
         }
     }
 
