@@ -67,6 +67,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if cause.is::<RealmFileError>() {
         return Some(Kind::InvalidConfig);
     }
+    if let Some(e) = cause.downcast_ref::<crate::stack::StackError>() {
+        return e.kind();
+    }
     if cause.is::<Interrupted>() {
         return Some(Kind::Interrupted);
     }

@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::cli::VerifyArgs;
-use crate::commands::apply::resolve_target;
+use crate::commands::apply::resolve_target_reported;
 use crate::error::{fail, Kind};
 use crate::keycloak::{self, RealmFile};
 use crate::report::Reporter;
@@ -17,7 +17,7 @@ pub const DEFAULT_HOSTNAME: &str = "localhost";
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     // A malformed realm file fails here, before any request (exit 7).
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
-    let (url, found) = resolve_target(&args.target).await?;
+    let (url, found) = resolve_target_reported(&args.target, reporter).await?;
     // The issuer's host is pinned to the stack's KC_HOSTNAME when we found the stack, to the
     // reference's `localhost` for the default URL, and not at all for a Keycloak named by
     // --keycloak-url (its KC_HOSTNAME is unknown; scheme, port and path are still checked).

@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::cli::OutputFlag;
 
 mod human;
+mod step;
 mod table;
+pub use step::Step;
 pub use table::check_table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,7 +71,21 @@ pub enum Event {
         elapsed_ms: u64,
         detail: Option<String>,
     },
+    /// A step that failed: the same `step_finished` event, with an `error` instead of a
+    /// `detail`, so a consumer waiting for a step's end sees it end either way.
+    #[serde(rename = "step_finished")]
+    StepFailed {
+        step: String,
+        elapsed_ms: u64,
+        error: String,
+    },
+    /// `up --dry-run`: a step of `up`'s list that would run (a wait, provisioning, verify).
+    Planned {
+        step: String,
+    },
+    /// Byte progress of the pull that step `step` runs.
     Pull {
+        step: String,
         image: String,
         downloaded: u64,
         total: u64,
@@ -141,6 +157,8 @@ pub struct Reporter {
     mode: Mode,
     /// Spinners and bars; `None` outside human mode or when stderr cannot show them.
     human: Option<human::Human>,
+    /// Set by [`Reporter::recording`]: events are kept here instead of being rendered.
+    recorded: Option<std::sync::Mutex<Vec<Event>>>,
 }
 
 impl Reporter {
@@ -148,7 +166,29 @@ impl Reporter {
         let human = (mode == Mode::Human)
             .then(human::Human::new)
             .filter(|h| !h.is_hidden());
-        Reporter { mode, human }
+        Reporter {
+            mode,
+            human,
+            recorded: None,
+        }
+    }
+
+    /// A reporter that renders nothing and keeps every event, for tests that check what a
+    /// library call reported.
+    pub fn recording() -> Self {
+        Reporter {
+            mode: Mode::Json,
+            human: None,
+            recorded: Some(std::sync::Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The events kept so far by a [`Reporter::recording`] (empty for any other reporter).
+    pub fn recorded(&self) -> Vec<Event> {
+        self.recorded
+            .as_ref()
+            .and_then(|r| r.lock().ok().map(|v| v.clone()))
+            .unwrap_or_default()
     }
 
     pub fn mode(&self) -> Mode {
@@ -156,6 +196,12 @@ impl Reporter {
     }
 
     pub fn emit(&self, event: Event) {
+        if let Some(recorded) = &self.recorded {
+            if let Ok(mut events) = recorded.lock() {
+                events.push(event);
+            }
+            return;
+        }
         if self.mode == Mode::Json {
             let line = serde_json::to_string(&event).expect("events serialize");
             let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -279,6 +325,17 @@ pub fn plain_line(event: &Event) -> Option<String> {
             Some(d) => format!("✓ {step} ({}) {d}", fmt_ms(*elapsed_ms)),
             None => format!("✓ {step} ({})", fmt_ms(*elapsed_ms)),
         },
+        // The first line only: the whole error (e.g. a log tail) is printed once, at exit.
+        Event::StepFailed {
+            step,
+            elapsed_ms,
+            error,
+        } => format!(
+            "✗ {step} ({}) failed: {}",
+            fmt_ms(*elapsed_ms),
+            error.lines().next().unwrap_or_default()
+        ),
+        Event::Planned { step } => format!("  would run: {step}"),
         Event::Pull { .. } => return None,
         Event::Object {
             kind,
