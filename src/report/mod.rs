@@ -481,6 +481,23 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_step_finishes_with_an_error_and_a_failure_mark() {
+        let e = Event::StepFailed {
+            step: "wait keycloak".into(),
+            elapsed_ms: 3100,
+            error: "container `iam-keycloak` exited with code 1\n  | log line".into(),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["event"], "step_finished");
+        assert_eq!(v["step"], "wait keycloak");
+        assert!(v["error"].as_str().unwrap().contains("log line"));
+        assert_eq!(
+            plain_line(&e).unwrap(),
+            "✗ wait keycloak (3.1 s) failed: container `iam-keycloak` exited with code 1"
+        );
+    }
+
+    #[test]
     fn events_serialize_with_a_tag() {
         let e = Event::Object {
             kind: "client".into(),

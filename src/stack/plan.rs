@@ -341,4 +341,4 @@ pub fn host_port(host: IpAddr, port: u16) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

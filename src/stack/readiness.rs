@@ -197,36 +197,13 @@ pub fn wrong_credentials(plan: &StackPlan, refusal: PgRefusal, text: &str) -> St
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::cli::PullPolicy;
 
     #[test]
     fn a_wrong_password_names_the_volume_and_both_ways_out() {
-        let mut config_plan = crate::stack::plan::plan(&crate::config::StackConfig {
-            project: "demo".into(),
-            engine: crate::config::EngineConfig::from_value(None),
-            postgres_image: "postgres:17.4".into(),
-            keycloak_image: "keycloak/keycloak:26.2".into(),
-            pull: PullPolicy::Missing,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            postgres_port: 5432,
-            keycloak_port: 8080,
-            management_port: 9000,
-            data: crate::config::DataSource::Volume,
-            postgres_db: "keycloak".into(),
-            postgres_user: "keycloak".into(),
-            postgres_password: "x".into(),
-            hostname: "localhost".into(),
-            timeout: Duration::from_secs(300),
-            labels: BTreeMap::new(),
-            keycloak_env: Vec::new(),
-            admin: crate::config::AdminCredentials {
-                username: "admin".into(),
-                password: "y".into(),
-            },
-        });
+        let mut config = crate::stack::plan::tests::config();
+        config.project = "demo".into();
+        let mut config_plan = crate::stack::plan::plan(&config);
         let err: anyhow::Error = wrong_credentials(
             &config_plan,
             PgRefusal::WrongPassword,

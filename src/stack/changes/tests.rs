@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::config::{AdminCredentials, DataSource, EngineConfig, StackConfig};
 use crate::stack::plan::plan;
 
 fn plan_container() -> ContainerPlan {
@@ -118,29 +117,7 @@ fn a_running_keycloak_is_restarted_when_its_database_changed() {
 // ---- the whole list -------------------------------------------------------------------------
 
 fn stack_plan() -> StackPlan {
-    plan(&StackConfig {
-        project: "iam".into(),
-        engine: EngineConfig::from_value(None),
-        postgres_image: "postgres:17.4".into(),
-        keycloak_image: "keycloak/keycloak:26.2".into(),
-        pull: PullPolicy::Missing,
-        bind_address: "127.0.0.1".parse().unwrap(),
-        postgres_port: 5432,
-        keycloak_port: 8080,
-        management_port: 9000,
-        data: DataSource::Volume,
-        postgres_db: "keycloak".into(),
-        postgres_user: "keycloak".into(),
-        postgres_password: "keycloak$123".into(),
-        hostname: "localhost".into(),
-        timeout: std::time::Duration::from_secs(300),
-        labels: BTreeMap::new(),
-        keycloak_env: Vec::new(),
-        admin: AdminCredentials {
-            username: "admin".into(),
-            password: "kc_admin$123".into(),
-        },
-    })
+    plan(&crate::stack::plan::tests::config())
 }
 
 const WANTED: Wanted = Wanted {

@@ -2,7 +2,8 @@ use super::*;
 use crate::cli::PullPolicy;
 use crate::config::{AdminCredentials, EngineConfig};
 
-fn config() -> StackConfig {
+/// The reference configuration, for every stack test.
+pub(crate) fn config() -> StackConfig {
     StackConfig {
         project: "iam".into(),
         engine: EngineConfig::from_value(None),
