@@ -77,6 +77,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if let Some(e) = cause.downcast_ref::<crate::verify::VerifyError>() {
         return Some(e.kind());
     }
+    if let Some(e) = cause.downcast_ref::<crate::stack::StackError>() {
+        return e.kind();
+    }
     if cause.is::<Interrupted>() {
         return Some(Kind::Interrupted);
     }

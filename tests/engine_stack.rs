@@ -169,6 +169,16 @@ impl Ctx {
             .ok()
     }
 
+    async fn stop(&self, role: &str) {
+        self.docker
+            .stop_container(
+                &self.name(role),
+                Some(StopContainerOptionsBuilder::new().t(10).build()),
+            )
+            .await
+            .unwrap();
+    }
+
     async fn container_id(&self, role: &str) -> Option<String> {
         self.inspect(role).await.and_then(|c| c.id)
     }
@@ -442,13 +452,7 @@ async fn up_completes_a_partial_stack_and_reuses_a_foreign_network() {
         )
         .await
         .unwrap();
-    ctx.docker
-        .stop_container(
-            &ctx.name("postgres"),
-            Some(StopContainerOptionsBuilder::new().t(10).build()),
-        )
-        .await
-        .unwrap();
+    ctx.stop("postgres").await;
     let status = ctx.status().await;
     assert_eq!(status.code, 5, "{}", status.describe());
 
@@ -923,4 +927,52 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// What a run reported of `up`'s change list, in order: each object of the stack with its
+/// action, and each step of the list (a real run's finished waits, provisioning, verify; a dry
+/// run's `planned` steps).
+fn change_list(out: &Out) -> Vec<String> {
+    out.events()
+        .into_iter()
+        .filter_map(|e| match e["event"].as_str() {
+            Some("object")
+                if ["image", "network", "volume", "container"]
+                    .contains(&e["kind"].as_str().unwrap_or_default()) =>
+            {
+                Some(format!("{} {}: {}", e["kind"], e["name"], e["action"]))
+            }
+            Some("planned") => Some(format!("step {}", e["step"])),
+            Some("step_finished") => {
+                let step = e["step"].as_str().unwrap_or_default();
+                (step.starts_with("wait ") || ["provision", "verify"].contains(&step))
+                    .then(|| format!("step {}", e["step"]))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The dry run prints exactly the list `up` then executes: from nothing, after a changed
+/// setting, and on a partial stack.
+#[tokio::test]
+async fn a_dry_run_lists_exactly_what_up_then_does() {
+    let Some(ctx) = setup().await else { return };
+    for (case, extra) in [
+        ("from nothing", &[][..]),
+        ("a changed setting", &["--hostname", "kc.example.test"][..]),
+        ("a stopped Postgres", &["--hostname", "kc.example.test"][..]),
+    ] {
+        if case == "a stopped Postgres" {
+            ctx.stop("postgres").await;
+        }
+        let mut dry_args = extra.to_vec();
+        dry_args.push("--dry-run");
+        let dry = ctx.up(&dry_args).await;
+        assert_eq!(dry.code, 0, "{case}: {}", dry.describe());
+        let real = ctx.up_ok(extra).await;
+        let (planned, done) = (change_list(&dry), change_list(&real));
+        assert!(planned.len() >= 8, "{case}: {planned:?}");
+        assert_eq!(planned, done, "{case}: the dry run listed otherwise");
+    }
 }

@@ -9,8 +9,10 @@ use crate::cli::OutputFlag;
 
 mod check;
 mod human;
+mod step;
 mod table;
 pub use check::{CheckFailure, CheckResult};
+pub use step::Step;
 pub use table::check_table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,7 +73,21 @@ pub enum Event {
         elapsed_ms: u64,
         detail: Option<String>,
     },
+    /// A step that failed: the same `step_finished` event, with an `error` instead of a
+    /// `detail`, so a consumer waiting for a step's end sees it end either way.
+    #[serde(rename = "step_finished")]
+    StepFailed {
+        step: String,
+        elapsed_ms: u64,
+        error: String,
+    },
+    /// `up --dry-run`: a step of `up`'s list that would run (a wait, provisioning, verify).
+    Planned {
+        step: String,
+    },
+    /// Byte progress of the pull that step `step` runs.
     Pull {
+        step: String,
         image: String,
         downloaded: u64,
         total: u64,
@@ -94,7 +110,7 @@ pub enum Event {
         keycloak_url: String,
         admin_console_url: String,
         health_url: String,
-        /// `postgresql://user@host:port/db` (no password).
+        /// `postgres://user@host:port/db` (no password; the scheme `env` uses too).
         postgres_url: String,
         admin_user: String,
         admin_password: Option<String>,
@@ -130,6 +146,8 @@ pub struct Reporter {
     mode: Mode,
     /// Spinners and bars; `None` outside human mode or when stderr cannot show them.
     human: Option<human::Human>,
+    /// Set by [`Reporter::recording`]: events are kept here instead of being rendered.
+    recorded: Option<std::sync::Mutex<Vec<Event>>>,
 }
 
 impl Reporter {
@@ -137,10 +155,38 @@ impl Reporter {
         let human = (mode == Mode::Human)
             .then(human::Human::new)
             .filter(|h| !h.is_hidden());
-        Reporter { mode, human }
+        Reporter {
+            mode,
+            human,
+            recorded: None,
+        }
+    }
+
+    /// A reporter that renders nothing and keeps every event, for tests that check what a
+    /// library call reported.
+    pub fn recording() -> Self {
+        Reporter {
+            mode: Mode::Json,
+            human: None,
+            recorded: Some(std::sync::Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The events kept so far by a [`Reporter::recording`] (empty for any other reporter).
+    pub fn recorded(&self) -> Vec<Event> {
+        self.recorded
+            .as_ref()
+            .and_then(|r| r.lock().ok().map(|v| v.clone()))
+            .unwrap_or_default()
     }
 
     pub fn emit(&self, event: Event) {
+        if let Some(recorded) = &self.recorded {
+            if let Ok(mut events) = recorded.lock() {
+                events.push(event);
+            }
+            return;
+        }
         if self.mode == Mode::Json {
             let line = serde_json::to_string(&event).expect("events serialize");
             let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -264,6 +310,17 @@ pub fn plain_line(event: &Event) -> Option<String> {
             Some(d) => format!("✓ {step} ({}) {d}", fmt_ms(*elapsed_ms)),
             None => format!("✓ {step} ({})", fmt_ms(*elapsed_ms)),
         },
+        // The first line only: the whole error (e.g. a log tail) is printed once, at exit.
+        Event::StepFailed {
+            step,
+            elapsed_ms,
+            error,
+        } => format!(
+            "✗ {step} ({}) failed: {}",
+            fmt_ms(*elapsed_ms),
+            error.lines().next().unwrap_or_default()
+        ),
+        Event::Planned { step } => format!("  would run: {step}"),
         Event::Pull { .. } => return None,
         Event::Object {
             kind,
@@ -343,7 +400,7 @@ mod tests {
             keycloak_url: "http://localhost:8080".into(),
             admin_console_url: "http://localhost:8080/admin/".into(),
             health_url: "http://127.0.0.1:9000/health/ready".into(),
-            postgres_url: "postgresql://keycloak@127.0.0.1:5432/keycloak".into(),
+            postgres_url: "postgres://keycloak@127.0.0.1:5432/keycloak".into(),
             admin_user: "admin".into(),
             admin_password: pw.map(str::to_string),
             postgres_user: "keycloak".into(),
@@ -402,6 +459,23 @@ mod tests {
             assert!(line.contains(part), "{part} missing in {line}");
         }
         assert_eq!(serde_json::to_value(&e).unwrap()["event"], "service");
+    }
+
+    #[test]
+    fn a_failed_step_finishes_with_an_error_and_a_failure_mark() {
+        let e = Event::StepFailed {
+            step: "wait keycloak".into(),
+            elapsed_ms: 3100,
+            error: "container `iam-keycloak` exited with code 1\n  | log line".into(),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["event"], "step_finished");
+        assert_eq!(v["step"], "wait keycloak");
+        assert!(v["error"].as_str().unwrap().contains("log line"));
+        assert_eq!(
+            plain_line(&e).unwrap(),
+            "✗ wait keycloak (3.1 s) failed: container `iam-keycloak` exited with code 1"
+        );
     }
 
     #[test]

@@ -8,9 +8,9 @@ use futures_util::future::join_all;
 
 use crate::docker::Engine;
 use crate::names::{self, Role};
+use crate::report::Step;
 use crate::report::{Action, Event, Reporter};
 use crate::stack::plan::PGDATA;
-use crate::stack::Step;
 
 /// How long a container gets between its stop signal (the image's own: SIGINT for Postgres,
 /// SIGTERM for Keycloak) and SIGKILL. Both stop in about a second when signalled properly.
