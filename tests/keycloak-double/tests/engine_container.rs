@@ -26,11 +26,10 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::TryStreamExt;
 use iamstack_test_support::standin::{self, Standins};
-use iamstack_test_support::{engine, TestRun};
+use iamstack_test_support::{admin_token, engine, TestRun, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 
 const PG_PASSWORD: &str = "keycloak$123";
-const ADMIN_PASSWORD: &str = "kc_admin$123";
 /// Generous: on a loaded 2-core machine initdb alone can take many seconds.
 const BUDGET: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(200);
@@ -370,16 +369,6 @@ async fn admin_login(kc: &Kc, password: &str) -> reqwest::Response {
     .await
 }
 
-async fn admin_token(kc: &Kc) -> String {
-    let r = admin_login(kc, ADMIN_PASSWORD).await;
-    assert_eq!(r.status(), 200, "admin login");
-    let body: Value = r.json().await.expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
-}
-
 async fn admin_post(kc: &Kc, bearer: &str, path: &str, body: Value) {
     let r = http()
         .post(format!("http://127.0.0.1:{}/admin/realms{path}", kc.http))
@@ -477,7 +466,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
     );
 
     // A realm, a confidential client with a supplied secret, a user with a password.
-    let bearer = admin_token(&first).await;
+    let bearer = admin_token(&format!("http://127.0.0.1:{}", first.http)).await;
     admin_post(
         &first,
         &bearer,
@@ -560,7 +549,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
         "the first bootstrap password still logs in"
     );
 
-    let bearer = admin_token(&second).await;
+    let bearer = admin_token(&format!("http://127.0.0.1:{}", second.http)).await;
     let clients: Value = http
         .get(format!(
             "http://127.0.0.1:{}/admin/realms/kept/clients?clientId=kept-client",
