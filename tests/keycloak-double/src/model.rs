@@ -323,6 +323,19 @@ pub struct UserSession {
     pub last_refresh: u64,
 }
 
+impl UserSession {
+    /// A session starting now for `user_id`, used by `client_id`.
+    pub fn new(user_id: &str, client_id: &str, now: u64) -> UserSession {
+        UserSession {
+            id: uuid(),
+            user_id: user_id.to_owned(),
+            clients: vec![client_id.to_owned()],
+            started: now,
+            last_refresh: now,
+        }
+    }
+}
+
 /// An authorization code, for the OIDC module (not used by the admin API).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuthCode {

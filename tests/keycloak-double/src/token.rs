@@ -9,16 +9,16 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Map, Value};
 
-use crate::http::ApiError;
+use crate::http::{no_store, ApiError};
 use crate::model::{uuid, Client, Realm, User, UserSession, MASTER};
-use crate::server::AppState;
+use crate::server::{base_of, AppState};
 
 /// `http://<KC_HOSTNAME>[:<request port>]`: the request's base URL with the host forced to the
 /// configured hostname (hostname v2; the port is kept, default ports dropped).
@@ -66,37 +66,21 @@ pub async fn token_endpoint(
         return e.into_response();
     }
     let form = parse_form(&body);
-    let base = frontend_base(&headers, &app.config.hostname);
+    let base = base_of(&app, &headers);
     let now = app.clock.now_secs();
     let result = if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
         // Keycloak consumes the code before checking the rest: see oidc::authorization_code_grant.
         crate::oidc::authorization_code_grant(&app, &realm_name, &headers, &form, &base, now).await
     } else {
-        app.mutate(|state| {
-            let realm = state
-                .realm_mut(&realm_name)
-                .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
+        app.mutate_realm(&realm_name, ApiError::realm_does_not_exist, |realm| {
             grant(realm, &headers, &form, &base, now)
         })
         .await
     };
-    match result {
-        Ok(body) => {
-            let mut response = crate::http::json_response(StatusCode::OK, &body);
-            no_store(response.headers_mut());
-            response
-        }
-        Err(e) => {
-            let mut response = e.into_response();
-            no_store(response.headers_mut());
-            response
-        }
-    }
-}
-
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    no_store(match result {
+        Ok(body) => crate::http::json_response(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    })
 }
 
 /// Dispatches one token request against a realm (state already locked).
@@ -265,13 +249,7 @@ fn password_grant(
         ));
     }
     let scope = token_scope(client, form.get("scope").map(String::as_str));
-    let session = UserSession {
-        id: uuid(),
-        user_id: user.id.clone(),
-        clients: vec![client.client_id().to_owned()],
-        started: now,
-        last_refresh: now,
-    };
+    let session = UserSession::new(&user.id, client.client_id(), now);
     realm.sessions.insert(session.id.clone(), session.clone());
     issue_tokens(realm, client, &user, &session, &scope, base, now)
 }
@@ -658,6 +636,8 @@ pub fn is_master_admin(subject: &TokenSubject) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]
