@@ -24,8 +24,9 @@ pub mod session;
 
 pub use actions::{routes, run_step};
 pub use cookies::{
-    auth_session_cookie, cookie_path, expire_cookie, expire_identity, identity_session, request_cookies, set_cookie,
-    AUTH_SESSION_ID, KC_AUTH_SESSION_HASH, KC_RESTART, KEYCLOAK_IDENTITY, KEYCLOAK_SESSION,
+    auth_session_cookie, cookie_path, expire_cookie, expire_identity, identity_session,
+    request_cookies, set_cookie, AUTH_SESSION_ID, KC_AUTH_SESSION_HASH, KC_RESTART,
+    KEYCLOAK_IDENTITY, KEYCLOAK_SESSION,
 };
 pub use flow::{begin, error_redirect, with_params};
 pub use outcome::{error_page, Outcome};

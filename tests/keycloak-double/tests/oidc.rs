@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use iamstack_test_support::admin_token;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
-use iamstack_test_support::admin_token;
 use keycloak_double::{start, DoubleConfig, RunningDouble};
 use reqwest::header::{
     HeaderMap, ACCEPT, CONTENT_TYPE, HOST, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,

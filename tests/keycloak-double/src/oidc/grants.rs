@@ -223,7 +223,7 @@ pub fn client_credentials_grant(
         return Err(ApiError::b(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            &format!("User '{}' disabled", user.username),
+            format!("User '{}' disabled", user.username),
         ));
     }
     let scope = token_scope(client, form.get("scope").map(String::as_str));
