@@ -14,7 +14,9 @@ pub const ADMIN_PASSWORD: &str = "kc_admin$123";
 pub async fn admin_token(base_url: &str) -> String {
     let base = base_url.trim_end_matches('/');
     let response = reqwest::Client::new()
-        .post(format!("{base}/realms/master/protocol/openid-connect/token"))
+        .post(format!(
+            "{base}/realms/master/protocol/openid-connect/token"
+        ))
         .form(&[
             ("grant_type", "password"),
             ("client_id", "admin-cli"),

@@ -26,7 +26,7 @@ pub mod standin;
 
 pub use admin::{admin_token, ADMIN_PASSWORD, ADMIN_USER};
 pub use backend::{images, images_with, Backend, TestImages};
-pub use engine::{connect, engine};
+pub use engine::{connect, container_logs, engine};
 pub use run::{labelled_objects, sweep_label, TestRun};
 
 /// Tests tag every object they make with `dev.iamstack.test-run=<run id>` and sweep by it
