@@ -26,10 +26,7 @@ pub async fn authorization_code_grant(
     now: u64,
 ) -> Result<Value, ApiError> {
     let client = app
-        .read(|s| {
-            let realm = s
-                .realm(realm_name)
-                .ok_or_else(ApiError::realm_does_not_exist)?;
+        .read_realm(realm_name, ApiError::realm_does_not_exist, |realm| {
             if !realm.enabled() {
                 return Err(ApiError::b(
                     StatusCode::FORBIDDEN,
@@ -50,10 +47,7 @@ pub async fn authorization_code_grant(
     // Consuming the code is committed before the exchange is checked further: `None` is an
     // unknown or already used code.
     let consumed = app
-        .mutate(|s| {
-            let realm = s
-                .realm_mut(realm_name)
-                .ok_or_else(ApiError::realm_does_not_exist)?;
+        .mutate_realm(realm_name, ApiError::realm_does_not_exist, |realm| {
             // Used codes are remembered for their lifespan (reuse detection), then dropped.
             realm.codes.retain(|_, c| c.expires_at + 60 > now);
             Ok(match realm.codes.get_mut(&code) {
@@ -80,10 +74,7 @@ pub async fn authorization_code_grant(
             "Code not valid",
         ));
     };
-    app.mutate(|s| {
-        let realm = s
-            .realm_mut(realm_name)
-            .ok_or_else(ApiError::realm_does_not_exist)?;
+    app.mutate_realm(realm_name, ApiError::realm_does_not_exist, |realm| {
         exchange_code(realm, &client, &code, form, base, now)
     })
     .await

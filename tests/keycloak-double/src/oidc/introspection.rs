@@ -49,10 +49,7 @@ pub(super) async fn introspect(
     let base = base_of(&app, &headers);
     let now = app.clock.now_secs();
     let answer = app
-        .read(|s| {
-            let realm = s
-                .realm(&realm_name)
-                .ok_or_else(ApiError::realm_does_not_exist)?;
+        .read_realm(&realm_name, ApiError::realm_does_not_exist, |realm| {
             introspection_client(realm, &headers, &form)?;
             let token = form.get("token").ok_or_else(|| {
                 ApiError::b(
@@ -109,10 +106,7 @@ pub(super) async fn revoke(
     let base = base_of(&app, &headers);
     let now = app.clock.now_secs();
     let answer = app
-        .mutate(|s| {
-            let realm = s
-                .realm_mut(&realm_name)
-                .ok_or_else(ApiError::realm_does_not_exist)?;
+        .mutate_realm(&realm_name, ApiError::realm_does_not_exist, |realm| {
             let client = authenticate_client(realm, &headers, &form)?;
             let token = form.get("token").ok_or_else(|| {
                 ApiError::b(

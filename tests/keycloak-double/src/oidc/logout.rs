@@ -90,10 +90,7 @@ async fn backchannel_logout(
     let base = base_of(app, headers);
     let now = app.clock.now_secs();
     let answer = app
-        .mutate(|s| {
-            let realm = s
-                .realm_mut(realm_name)
-                .ok_or_else(ApiError::realm_does_not_exist)?;
+        .mutate_realm(realm_name, ApiError::realm_does_not_exist, |realm| {
             let client = authenticate_client(realm, headers, form)?;
             let token = form.get("refresh_token").cloned().unwrap_or_default();
             let claims = verify_refresh(realm, &token, &base, now).ok_or_else(|| {
