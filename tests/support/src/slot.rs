@@ -37,7 +37,7 @@ pub const SLOTS: usize = 2;
 /// whole product on the official images, takes about 4 minutes on a loaded 2-core machine).
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(600);
 /// How long an overrunning test gets to fail by itself once its objects are gone.
-pub const GRACE: Duration = Duration::from_secs(60);
+pub const GRACE: Duration = Duration::from_secs(30);
 /// How often the watchdog looks at the clock.
 const TICK: Duration = Duration::from_millis(250);
 /// How often a test waiting for a slot tries again.
