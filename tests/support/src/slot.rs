@@ -122,15 +122,7 @@ impl Slot {
     }
 
     fn watched(test: String, limit: Duration, lock: File) -> Slot {
-        let shared = Arc::new(Shared {
-            test,
-            limit,
-            labels: Mutex::new(Vec::new()),
-            overran: AtomicBool::new(false),
-        });
-        let (stop, stopped) = channel();
-        let watched = Arc::clone(&shared);
-        std::thread::spawn(move || watchdog(&watched, &stopped, GRACE, OVERRUN_ACTIONS));
+        let (shared, stop) = start_watchdog(test, limit, GRACE, OVERRUN_ACTIONS);
         Slot {
             shared,
             _stop: stop,
@@ -168,6 +160,25 @@ fn seconds(d: Duration) -> String {
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
+}
+
+/// A watchdog thread for one test; dropping the returned sender stops it.
+fn start_watchdog(
+    test: String,
+    limit: Duration,
+    grace: Duration,
+    act: OverrunActions,
+) -> (Arc<Shared>, Sender<()>) {
+    let shared = Arc::new(Shared {
+        test,
+        limit,
+        labels: Mutex::new(Vec::new()),
+        overran: AtomicBool::new(false),
+    });
+    let (stop, stopped) = channel();
+    let watched = Arc::clone(&shared);
+    std::thread::spawn(move || watchdog(&watched, &stopped, grace, act));
+    (shared, stop)
 }
 
 /// What the watchdog does when a test overruns (the unit tests record instead).
@@ -336,16 +347,7 @@ mod tests {
     };
 
     fn watch(test: &str, limit: Duration, grace: Duration) -> (Arc<Shared>, Sender<()>) {
-        let shared = Arc::new(Shared {
-            test: test.to_string(),
-            limit,
-            labels: Mutex::new(Vec::new()),
-            overran: AtomicBool::new(false),
-        });
-        let (stop, stopped) = channel();
-        let watched = Arc::clone(&shared);
-        std::thread::spawn(move || watchdog(&watched, &stopped, grace, RECORD));
-        (shared, stop)
+        start_watchdog(test.to_string(), limit, grace, RECORD)
     }
 
     fn wait_for(what: impl Fn() -> bool, within: Duration) -> bool {
