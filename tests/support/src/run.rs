@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -15,12 +16,18 @@ use bollard::Docker;
 use futures_util::future::join_all;
 
 use crate::engine::connect;
+use crate::slot::Slot;
 use crate::LABEL_TEST_RUN;
 
 /// One per test. Carries a unique id `<pid>-<nanos>` (the pid lets a later run recognise the
 /// leftovers of a run whose process is gone), a unique short project name valid for
 /// `iamstack --project`, and the label `dev.iamstack.test-run=<id>` to pass to `iamstack up
 /// --label` (or to put on objects the test creates itself).
+///
+/// Creating the test's first `TestRun` takes one of the two real-engine slots shared by all test
+/// processes (waiting for one if needed) and starts the test's time limit; the slot is released
+/// when the test's last `TestRun` drops. A test that overruns fails with a message naming it and
+/// the limit (see `slot.rs`).
 ///
 /// [`TestRun::new`] first sweeps the leftovers of dead runs (objects whose test-run label names a
 /// pid that no longer runs). Dropping it removes every container (forced, with its anonymous
@@ -35,10 +42,21 @@ use crate::LABEL_TEST_RUN;
 /// // iamstack up --project <run.project()> --label <run.label_arg()> --postgres-port 0 ...
 /// # let _ = (docker, run); }
 /// ```
-#[derive(Debug)]
 pub struct TestRun {
     id: String,
     project: String,
+    /// The test's real-engine slot (shared by the test's runs): at most two tests at once, each
+    /// within its time limit (see `slot.rs`).
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for TestRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRun")
+            .field("id", &self.id)
+            .field("project", &self.project)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestRun {
@@ -54,12 +72,17 @@ impl TestRun {
 
     /// As [`TestRun::new`], with a client the test already has.
     pub async fn with_engine(docker: &Docker) -> TestRun {
+        let slot = match Slot::for_this_test().await {
+            Ok(slot) => slot,
+            Err(e) => panic!("no real-engine test slot: {e:#}"),
+        };
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let (id, project) = identity(std::process::id(), nanos);
-        let run = TestRun { id, project };
+        let run = TestRun { id, project, slot };
+        run.slot.track(run.label_arg());
         if let Err(e) = sweep_dead_runs(docker).await {
             eprintln!("warning: sweeping the leftovers of dead test runs failed: {e:#}");
         }
@@ -105,24 +128,36 @@ impl TestRun {
 
 impl Drop for TestRun {
     fn drop(&mut self) {
-        let label = self.label_arg();
-        let swept = std::thread::spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot build a runtime for the sweep")?;
-            runtime.block_on(async {
-                let docker = connect().await?;
-                sweep_label(&docker, &label).await
-            })
-        })
-        .join();
-        match swept {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("warning: sweeping test run `{}` failed: {e:#}", self.id),
-            Err(_) => eprintln!("warning: the sweep of test run `{}` panicked", self.id),
+        if let Err(e) = sweep_on_own_thread(&self.label_arg()) {
+            eprintln!("warning: sweeping test run `{}` failed: {e:#}", self.id);
+        }
+        if let Some(overrun) = self.slot.overrun() {
+            if std::thread::panicking() {
+                // The test already fails; say why, next to its own message.
+                eprintln!("{overrun}");
+            } else {
+                panic!("{overrun}");
+            }
         }
     }
+}
+
+/// Sweep `label` on a thread of its own with its own runtime: callable from a drop, during a
+/// panic, from the time-limit watchdog, whatever runtime (if any) the caller runs on.
+pub(crate) fn sweep_on_own_thread(label: &str) -> anyhow::Result<()> {
+    let label = label.to_string();
+    std::thread::spawn(move || -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot build a runtime for the sweep")?;
+        runtime.block_on(async {
+            let docker = connect().await?;
+            sweep_label(&docker, &label).await
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("the sweep panicked")))
 }
 
 /// The run id `<pid>-<nanos>` and the project name `t<pid>-<nanos>` (base 36, lowercase: a valid

@@ -47,6 +47,8 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::slot::ImageWork;
+
 /// The Postgres stand-in (never `postgres:*`).
 pub const POSTGRES_IMAGE: &str = "iamstack-test/postgres:17";
 /// The Keycloak stand-in: the Keycloak double in a container (never `keycloak/keycloak:*`).
@@ -510,12 +512,16 @@ fn split_ref(image: &str) -> (&str, &str) {
 }
 
 /// An exclusive lock on `<target>/standin/build.lock`, released on drop (when the file closes).
+/// While it is held (and while waiting for it), test time limits stop counting: a build is not
+/// the test's time.
 struct BuildLock {
     _file: std::fs::File,
+    _building: ImageWork,
 }
 
 impl BuildLock {
     async fn acquire(layout: &Layout) -> anyhow::Result<BuildLock> {
+        let building = ImageWork::start();
         let path = layout.lock_file();
         std::fs::create_dir_all(&layout.root)
             .with_context(|| format!("cannot create `{}`", layout.root.display()))?;
@@ -537,7 +543,10 @@ impl BuildLock {
                 waited.as_secs_f64()
             );
         }
-        Ok(BuildLock { _file: file })
+        Ok(BuildLock {
+            _file: file,
+            _building: building,
+        })
     }
 }
 

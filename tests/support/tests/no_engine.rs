@@ -1,36 +1,20 @@
 //! Without an engine, `engine()` skips a test outside CI and fails it under `CI=true`. Needs no
-//! Docker: the probe runs in a child process pointed at a socket that does not exist.
+//! Docker: the probe (`src/bin/no-engine-probe.rs`) runs as a child process pointed at a socket
+//! that does not exist.
 
 use std::process::Command;
 
-/// Runs only as the child of the tests below (it returns at once otherwise).
-#[tokio::test]
-#[ignore = "child process of the no-engine tests"]
-async fn child_engine_probe() {
-    if std::env::var("IAMSTACK_SUPPORT_CHILD").as_deref() != Ok("1") {
-        return;
-    }
-    let docker = iamstack_test_support::engine().await;
-    assert!(
-        docker.is_none(),
-        "there is no engine at the socket we named"
-    );
-}
-
 fn run_child(ci: Option<&str>) -> (bool, String) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut cmd = Command::new(exe);
-    cmd.args(["child_engine_probe", "--exact", "--ignored", "--nocapture"])
-        .env("IAMSTACK_SUPPORT_CHILD", "1")
-        .env(
-            "DOCKER_HOST",
-            "unix:///nonexistent/iamstack-test/docker.sock",
-        );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_no-engine-probe"));
+    cmd.env(
+        "DOCKER_HOST",
+        "unix:///nonexistent/iamstack-test/docker.sock",
+    );
     match ci {
         Some(v) => cmd.env("CI", v),
         None => cmd.env_remove("CI"),
     };
-    let out = cmd.output().expect("run the child test");
+    let out = cmd.output().expect("run the probe");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
