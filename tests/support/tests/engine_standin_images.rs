@@ -285,7 +285,7 @@ async fn concurrent_callers_build_a_stale_stand_in_once() {
     let run = TestRun::with_engine(&docker).await;
     let spec = probe_spec(&run, "built once\n");
     // Each call opens the lock file anew: flock locks conflict between open files just as
-    // between processes, which is what nextest runs (one process per test).
+    // between processes (two test binaries, or two checkouts sharing a target directory).
     let (a, b) = tokio::join!(
         standin::ensure(&docker, &layout, &spec),
         standin::ensure(&docker, &layout, &spec)
