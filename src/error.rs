@@ -60,25 +60,31 @@ pub struct Interrupted;
 
 /// The kind of one error of the chain, if it is one of ours. One arm per typed error.
 fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
+    use crate::config::ConfigError;
+    use crate::docker::EngineError;
     use crate::keycloak::{AdminError, RealmFileError};
+    use crate::stack::StackError;
+    use crate::verify::VerifyError;
+    if let Some(e) = cause.downcast_ref::<EngineError>() {
+        return e.kind();
+    }
     if let Some(e) = cause.downcast_ref::<AdminError>() {
         return Some(e.kind());
     }
     if let Some(e) = cause.downcast_ref::<RealmFileError>() {
         return Some(e.kind());
     }
-    if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+    if let Some(e) = cause.downcast_ref::<ConfigError>() {
         return Some(e.kind());
     }
-    if let Some(e) = cause.downcast_ref::<crate::verify::VerifyError>() {
+    if let Some(e) = cause.downcast_ref::<VerifyError>() {
         return Some(e.kind());
+    }
+    if let Some(e) = cause.downcast_ref::<StackError>() {
+        return e.kind();
     }
     if cause.is::<Interrupted>() {
         return Some(Kind::Interrupted);
-    }
-    // Transitional: the string-carrying wrapper, until every module has its typed error.
-    if let Some(e) = cause.downcast_ref::<Failure>() {
-        return Some(e.kind);
     }
     None
 }
@@ -88,28 +94,6 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     err.chain()
         .find_map(kind_of)
         .map_or(exit::UNEXPECTED, Kind::exit_code)
-}
-
-/// Transitional string-carrying failure; being replaced by each module's typed error.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Failure {
-    pub kind: Kind,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Failure {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-/// Transitional shorthand for [`Failure`].
-pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
-    Failure::new(kind, message).into()
 }
 
 #[cfg(test)]
@@ -124,5 +108,23 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&err), 130);
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);
+    }
+
+    #[test]
+    fn each_typed_error_keeps_its_row_under_context() {
+        let wrapped = |e: anyhow::Error| e.context("cannot run the command");
+        let config = crate::config::ConfigError::ZeroTimeout;
+        assert_eq!(exit_code(&wrapped(config.into())), 7);
+        let admin = crate::keycloak::AdminError::Unreachable {
+            url: "http://127.0.0.1:8080/".into(),
+            cause: "connection refused".into(),
+            budget_s: 30,
+        };
+        assert_eq!(exit_code(&wrapped(admin.into())), 5);
+        let refused = crate::keycloak::AdminError::Conflict {
+            what: "create realm `x`".into(),
+            message: "Conflict detected".into(),
+        };
+        assert_eq!(exit_code(&wrapped(refused.into())), 6);
     }
 }

@@ -73,23 +73,7 @@ impl Raw {
     async fn login(base: &url::Url) -> Raw {
         let base = base.as_str().trim_end_matches('/').to_string();
         let http = reqwest::Client::new();
-        let v: Value = http
-            .post(format!(
-                "{base}/realms/master/protocol/openid-connect/token"
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "kc_admin$123"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = v["access_token"].as_str().expect("admin token").to_string();
+        let token = iamstack_test_support::admin_token(&base).await;
         Raw { http, base, token }
     }
 

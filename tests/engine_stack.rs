@@ -169,6 +169,16 @@ impl Ctx {
             .ok()
     }
 
+    async fn stop(&self, role: &str) {
+        self.docker
+            .stop_container(
+                &self.name(role),
+                Some(StopContainerOptionsBuilder::new().t(10).build()),
+            )
+            .await
+            .unwrap();
+    }
+
     async fn container_id(&self, role: &str) -> Option<String> {
         self.inspect(role).await.and_then(|c| c.id)
     }
@@ -442,13 +452,7 @@ async fn up_completes_a_partial_stack_and_reuses_a_foreign_network() {
         )
         .await
         .unwrap();
-    ctx.docker
-        .stop_container(
-            &ctx.name("postgres"),
-            Some(StopContainerOptionsBuilder::new().t(10).build()),
-        )
-        .await
-        .unwrap();
+    ctx.stop("postgres").await;
     let status = ctx.status().await;
     assert_eq!(status.code, 5, "{}", status.describe());
 
@@ -923,4 +927,134 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// What a run reported of `up`'s change list, in order: each object of the stack with its
+/// action, and each step of the list (a real run's finished waits, provisioning, verify; a dry
+/// run's `planned` steps).
+fn change_list(out: &Out) -> Vec<String> {
+    out.events()
+        .into_iter()
+        .filter_map(|e| match e["event"].as_str() {
+            Some("object")
+                if ["image", "network", "volume", "container"]
+                    .contains(&e["kind"].as_str().unwrap_or_default()) =>
+            {
+                Some(format!("{} {}: {}", e["kind"], e["name"], e["action"]))
+            }
+            Some("planned") => Some(format!("step {}", e["step"])),
+            Some("step_finished") => {
+                let step = e["step"].as_str().unwrap_or_default();
+                (step.starts_with("wait ") || ["provision", "verify"].contains(&step))
+                    .then(|| format!("step {}", e["step"]))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The dry run prints exactly the list `up` then executes: from nothing, after a changed
+/// setting, and on a partial stack.
+#[tokio::test]
+async fn a_dry_run_lists_exactly_what_up_then_does() {
+    let Some(ctx) = setup().await else { return };
+    for (case, extra) in [
+        ("from nothing", &[][..]),
+        ("a changed setting", &["--hostname", "kc.example.test"][..]),
+        ("a stopped Postgres", &["--hostname", "kc.example.test"][..]),
+    ] {
+        if case == "a stopped Postgres" {
+            ctx.stop("postgres").await;
+        }
+        let mut dry_args = extra.to_vec();
+        dry_args.push("--dry-run");
+        let dry = ctx.up(&dry_args).await;
+        assert_eq!(dry.code, 0, "{case}: {}", dry.describe());
+        let real = ctx.up_ok(extra).await;
+        let (planned, done) = (change_list(&dry), change_list(&real));
+        assert!(planned.len() >= 8, "{case}: {planned:?}");
+        assert_eq!(planned, done, "{case}: the dry run listed otherwise");
+    }
+}
+
+/// What Keycloak itself says at the published port: discovery's `issuer`, and the `iss` of a
+/// client-credentials token of the reference client.
+async fn keycloaks_issuers(kc_port: u16) -> (String, String) {
+    use base64::Engine as _;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{kc_port}/realms/testing");
+    let discovery: Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery answers")
+        .json()
+        .await
+        .expect("discovery is JSON");
+    let token: Value = http
+        .post(format!("{base}/protocol/openid-connect/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-client"),
+            ("client_secret", "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6"),
+        ])
+        .send()
+        .await
+        .expect("token endpoint answers")
+        .json()
+        .await
+        .expect("token response is JSON");
+    let access = token["access_token"].as_str().expect("an access token");
+    let payload = access.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url payload"),
+    )
+    .expect("JSON claims");
+    (
+        discovery["issuer"].as_str().unwrap_or_default().to_string(),
+        claims["iss"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// `env` publishes Keycloak's own issuer (KC_HOSTNAME with the published port), not the
+/// 127.0.0.1 address iamstack probes: an application validating `iss` against OIDC_ISSUER
+/// accepts the tokens. With a hostname that is not this machine, it says how to reach it.
+#[tokio::test]
+async fn env_publishes_the_issuer_keycloak_puts_in_its_tokens() {
+    let Some(ctx) = setup().await else { return };
+    let project = ctx.project().to_string();
+    let env_args = ["env", "--format", "json", "--project", &project].map(String::from);
+    for hostname in ["localhost", "kc.invalid"] {
+        let mut args = ctx.up_args(&["--hostname", hostname]);
+        args.retain(|a| a != "--no-provision");
+        let up = ctx.iamstack(&args).await;
+        assert_eq!(up.code, 0, "up --hostname {hostname}: {}", up.describe());
+
+        let kc_port = ctx.host_port("keycloak", 8080).await;
+        let env = ctx.iamstack(&env_args).await;
+        assert_eq!(env.code, 0, "{}", env.describe());
+        let vars: Value = serde_json::from_str(env.stdout.trim()).expect("env --format json");
+        let (discovered, token_iss) = keycloaks_issuers(kc_port).await;
+        let expected = format!("http://{hostname}:{kc_port}/realms/testing");
+        assert_eq!(discovered, expected, "the double follows KC_HOSTNAME");
+        assert_eq!(vars["OIDC_ISSUER"], Value::from(discovered.clone()));
+        assert_eq!(vars["OIDC_ISSUER"], Value::from(token_iss));
+        assert_eq!(
+            vars["KEYCLOAK_URL"],
+            Value::from(format!("http://{hostname}:{kc_port}"))
+        );
+        assert_eq!(
+            vars["OIDC_TOKEN_URL"],
+            Value::from(format!("{expected}/protocol/openid-connect/token"))
+        );
+        let hosts_hint = format!("127.0.0.1 {hostname}");
+        assert_eq!(
+            env.stderr.contains(&hosts_hint),
+            hostname == "kc.invalid",
+            "the /etc/hosts hint only for a host that is not this machine: {}",
+            env.describe()
+        );
+    }
 }

@@ -56,25 +56,7 @@ impl Stack {
     }
 
     async fn admin_token(&self) -> String {
-        let r: Value = self
-            .http
-            .post(format!(
-                "{}/realms/master/protocol/openid-connect/token",
-                self.double.base_url()
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "kc_admin$123"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["access_token"].as_str().unwrap().to_owned()
+        iamstack_test_support::admin_token(&self.double.base_url()).await
     }
 
     async fn client_id(&self, token: &str) -> String {

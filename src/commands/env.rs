@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::cli::{EnvArgs, EnvFormat};
 use crate::commands::apply::resolve_target;
 use crate::config::{self, AdminCredentials, ConfigError, EnvFile, DEFAULT_POSTGRES_PASSWORD};
-use crate::keycloak::discovery::read_discovery;
+use crate::keycloak::discovery::{front_end_url, read_discovery};
 use crate::keycloak::endpoints::{self, EnvInputs};
 use crate::keycloak::{self, AdminClient, AdminError};
 use crate::report::Reporter;
@@ -159,24 +159,6 @@ fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
 
-/// Pure: the URL Keycloak calls itself when reached at `probe`: with `KC_HOSTNAME` set,
-/// hostname v2 keeps the request's scheme and port and replaces the host.
-pub fn front_end_url(probe: &url::Url, kc_hostname: Option<&str>) -> url::Url {
-    let mut url = probe.clone();
-    if let Some(host) = kc_hostname.filter(|h| !h.is_empty()) {
-        // A full URL in KC_HOSTNAME is Keycloak's own front-end URL.
-        if let Ok(full) = url::Url::parse(host) {
-            if full.has_host() && matches!(full.scheme(), "http" | "https") {
-                return full;
-            }
-        }
-        if url.set_host(Some(host)).is_err() {
-            return probe.clone();
-        }
-    }
-    url
-}
-
 /// A warning when the host Keycloak names itself with does not lead to this machine (a local
 /// stack started with e.g. `--hostname kc.example`): the values are still Keycloak's, but this
 /// machine reaches them only with an `/etc/hosts` line.
@@ -220,24 +202,6 @@ fn url_host(ip: std::net::IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_front_end_url_takes_kc_hostname_and_keeps_scheme_and_port() {
-        let probe = url::Url::parse("http://127.0.0.1:49153/").unwrap();
-        assert_eq!(
-            front_end_url(&probe, Some("localhost")).as_str(),
-            "http://localhost:49153/"
-        );
-        assert_eq!(
-            front_end_url(&probe, Some("kc.example")).as_str(),
-            "http://kc.example:49153/"
-        );
-        assert_eq!(front_end_url(&probe, None), probe);
-        assert_eq!(
-            front_end_url(&probe, Some("https://id.example.org")).as_str(),
-            "https://id.example.org/"
-        );
-    }
 
     #[tokio::test]
     async fn a_hostname_that_is_not_this_machine_gets_the_hosts_line() {

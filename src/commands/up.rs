@@ -1,19 +1,21 @@
-//! `iamstack up`: resolve the configuration, plan, bring the stack up, provision, report.
+//! `iamstack up`: resolve the configuration and the realm files, plan, then let `stack::up`
+//! execute its list (containers, waits, provisioning, `--verify`); report the final block.
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use crate::cli::UpArgs;
-use crate::config::{self, AdminCredentials, EngineConfig, StackConfig};
+use crate::config::{self, EngineConfig, StackConfig};
 use crate::docker::Engine;
-use crate::error::{exit, fail, Kind};
+use crate::error::{exit, Interrupted};
+use crate::keycloak::discovery::front_end_url;
 use crate::keycloak::{self, RealmFile};
-use crate::report::{Event, OidcValue, Reporter};
+use crate::report::{Event, OidcValue, Reporter, Step};
 use crate::stack::plan::{self, host_port, StackPlan};
-use crate::stack::up::{self as stack_up, CreatedLog, Endpoints, UpOptions};
-use crate::stack::Step;
+use crate::stack::provision::Provisioning;
+use crate::stack::rollback::{self, CreatedLog, Rollback};
+use crate::stack::up::{self as stack_up, Endpoints, UpOptions};
+use crate::verify::VerifyTarget;
 
 pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let config = StackConfig::resolve(&args.stack, &args.admin, EngineConfig::from_env())?;
@@ -33,12 +35,14 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let started = Instant::now();
 
     let step = Step::start(reporter, "connect");
-    let engine = Engine::connect(&config.engine).await?;
-    step.done(Some(format!(
-        "Docker API {} at {}",
-        engine.api_version(),
-        engine.host()
-    )));
+    let connected = Engine::connect(&config.engine).await;
+    let engine = step.close_with(connected, |engine| {
+        Some(format!(
+            "Docker API {} at {}",
+            engine.api_version(),
+            engine.host()
+        ))
+    })?;
 
     let opts = UpOptions {
         pull: config.pull,
@@ -46,34 +50,27 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         dry_run: args.dry_run,
         check_ports: config.engine.is_local(),
     };
-    let created = CreatedLog::default();
-    let work = async {
-        let outcome = stack_up::up(&engine, &plan, &opts, reporter, &created).await?;
-        if let Some(endpoints) = &outcome.endpoints {
-            if !args.no_provision {
-                provision(
-                    &endpoints.keycloak_url(),
-                    &config.admin,
-                    &realms,
-                    args.dry_run,
-                    reporter,
-                )
-                .await?;
-            }
-            if args.verify && !args.dry_run {
-                verify(
-                    &endpoints.keycloak_url(),
-                    &config.hostname,
-                    &realms,
-                    reporter,
-                )
-                .await?;
-            }
-        }
-        anyhow::Ok(outcome)
+    // `--verify` checks the realm files' values, with the issuer host pinned to KC_HOSTNAME.
+    let verify_target = |url: url::Url| {
+        crate::verify::target_for(
+            &realms,
+            crate::verify::Choice::default(),
+            url,
+            Some(config.hostname.clone()),
+        )
+        .map_err(anyhow::Error::from)
     };
+    let provisioning = Provisioning {
+        admin: &config.admin,
+        realms: &realms,
+        provision: !args.no_provision,
+        verify: args
+            .verify
+            .then_some(&verify_target as &dyn Fn(url::Url) -> anyhow::Result<VerifyTarget>),
+    };
+    let created = CreatedLog::default();
     let outcome = tokio::select! {
-        result = work => result?,
+        result = stack_up::up(&engine, &plan, &opts, &provisioning, reporter, &created) => result?,
         _ = tokio::signal::ctrl_c() => {
             return interrupted(&engine, &plan, &created, reporter).await;
         }
@@ -116,8 +113,14 @@ fn ready_event(
     show_secrets: bool,
     elapsed_ms: u64,
 ) -> Event {
-    let keycloak_url = format!("http://{}:{}", config.hostname, endpoints.keycloak_port);
-    let oidc = match (realm, url::Url::parse(&keycloak_url)) {
+    // What Keycloak calls itself: KC_HOSTNAME with the published port.
+    let front_end = url::Url::parse(&endpoints.keycloak_url())
+        .map(|probe| front_end_url(&probe, Some(&config.hostname)));
+    let keycloak_url = match &front_end {
+        Ok(url) => url.as_str().trim_end_matches('/').to_string(),
+        Err(_) => endpoints.keycloak_url(),
+    };
+    let oidc = match (realm, front_end) {
         (Some(realm), Ok(url)) => keycloak::endpoints::env_vars(&keycloak::endpoints::EnvInputs {
             keycloak_url: &url,
             discovered: None,
@@ -141,7 +144,7 @@ fn ready_event(
         keycloak_url,
         health_url: endpoints.health_url(),
         postgres_url: format!(
-            "postgresql://{}@{}/{}",
+            "postgres://{}@{}/{}",
             config.postgres_user,
             host_port(endpoints.host, endpoints.postgres_port),
             config.postgres_db
@@ -164,70 +167,10 @@ async fn interrupted(
     reporter: &Reporter,
 ) -> anyhow::Result<u8> {
     reporter.finish();
-    let removed = tokio::select! {
-        removed = stack_up::remove_created(engine, &plan.project, created) => removed,
-        _ = tokio::signal::ctrl_c() => Vec::new(),
+    let rollback = tokio::select! {
+        rollback = rollback::remove_created(engine, &plan.project, created) => rollback,
+        _ = tokio::signal::ctrl_c() => Rollback::abandoned(created),
     };
-    let what = if removed.is_empty() {
-        "no container had been created yet".to_string()
-    } else {
-        format!(
-            "removed {} created by this run",
-            removed
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        )
-    };
-    Err(fail(
-        Kind::Interrupted,
-        format!(
-            "interrupted: {what}; network and data were kept; run `iamstack up` again to finish"
-        ),
-    ))
-}
-
-/// Provision the realm files through the admin API (the same code as `iamstack apply`).
-async fn provision(
-    keycloak_url: &str,
-    admin: &AdminCredentials,
-    realms: &[RealmFile],
-    dry_run: bool,
-    reporter: &Reporter,
-) -> anyhow::Result<()> {
-    let url = url::Url::parse(keycloak_url)
-        .with_context(|| format!("invalid Keycloak URL `{keycloak_url}`"))?;
-    let step = Step::start(reporter, "provision");
-    let summary = keycloak::apply(&url, admin, realms, dry_run, reporter).await?;
-    let mut detail = format!("{}, {} requests", summary.counts_line(), summary.requests);
-    if summary.dry_run {
-        detail.push_str("; dry run: nothing was written");
-    }
-    step.done(Some(detail));
-    Ok(())
-}
-
-/// `up --verify`: the OAuth2/OIDC checks of `iamstack verify`, with the values of the realm
-/// files and the issuer host pinned to the stack's KC_HOSTNAME. Any failed check fails `up` (8).
-async fn verify(
-    keycloak_url: &str,
-    hostname: &str,
-    realms: &[RealmFile],
-    reporter: &Reporter,
-) -> anyhow::Result<()> {
-    let url = url::Url::parse(keycloak_url)
-        .with_context(|| format!("invalid Keycloak URL `{keycloak_url}`"))?;
-    let target = crate::verify::target_for(
-        realms,
-        crate::verify::Choice::default(),
-        url,
-        Some(hostname.to_string()),
-    )?;
-    let report = crate::verify::run(&target, reporter).await?;
-    // Failed checks leave the stack up: say so, the user fixes and runs `iamstack verify`.
-    report
-        .ensure_passed()
-        .context("the stack is up, but `up --verify` failed")?;
-    Ok(())
+    Err(anyhow::Error::new(Interrupted)
+        .context(format!("stopped at Ctrl-C: {}", rollback.message())))
 }

@@ -2,7 +2,7 @@
 //! when all pass (8 otherwise).
 
 use crate::cli::VerifyArgs;
-use crate::commands::apply::resolve_target;
+use crate::commands::apply::resolve_target_reported;
 use crate::config::DEFAULT_HOSTNAME;
 use crate::keycloak;
 use crate::report::Reporter;
@@ -11,7 +11,7 @@ use crate::verify::{target_for, Choice};
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     // A malformed realm file fails here, before any request (exit 7).
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
-    let (url, found) = resolve_target(&args.target).await?;
+    let (url, found) = resolve_target_reported(&args.target, reporter).await?;
     // The issuer's host is pinned to the stack's KC_HOSTNAME when we found the stack, to the
     // reference's `localhost` for the default URL, and not at all for a Keycloak named by
     // --keycloak-url (its KC_HOSTNAME is unknown; scheme, port and path are still checked).

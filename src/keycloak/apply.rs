@@ -10,7 +10,7 @@ use super::client::AdminClient;
 use super::realm_file::RealmFile;
 use super::reconcile;
 use crate::config::AdminCredentials;
-use crate::report::{Action, Event, Reporter};
+use crate::report::{Action, Reporter, Step};
 
 /// What happened to one provisioned object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,9 +93,8 @@ pub async fn apply_with(
         } else {
             format!("provision realm `{}`", realm.name())
         };
-        reporter.emit(Event::StepStarted { step: step.clone() });
-        let step_started = Instant::now();
-        let outcomes = reconcile::reconcile_realm(client, realm, dry_run, reporter)
+        let step = Step::start(reporter, step);
+        let result = reconcile::reconcile_realm(client, realm, dry_run, reporter)
             .await
             .with_context(|| {
                 format!(
@@ -104,22 +103,20 @@ pub async fn apply_with(
                     realm.origin(),
                     client.base_url()
                 )
-            })?;
-        let counted = ApplySummary {
-            dry_run,
-            objects: outcomes.clone(),
-            requests: 0,
-            elapsed: Duration::ZERO,
-        };
-        reporter.emit(Event::StepFinished {
-            step,
-            elapsed_ms: step_started.elapsed().as_millis() as u64,
-            detail: Some(if dry_run {
+            });
+        let outcomes = step.close_with(result, |outcomes| {
+            let counted = ApplySummary {
+                dry_run,
+                objects: outcomes.clone(),
+                requests: 0,
+                elapsed: Duration::ZERO,
+            };
+            Some(if dry_run {
                 format!("would be: {}", counted.counts_line())
             } else {
                 counted.counts_line()
-            }),
-        });
+            })
+        })?;
         objects.extend(outcomes);
     }
     Ok(ApplySummary {

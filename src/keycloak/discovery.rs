@@ -44,6 +44,29 @@ impl OidcUrls {
     }
 }
 
+/// Pure: the URL Keycloak calls itself when reached at `probe`: with `KC_HOSTNAME` set,
+/// hostname v2 keeps the request's scheme and port and replaces the host.
+pub fn front_end_url(probe: &Url, kc_hostname: Option<&str>) -> Url {
+    let mut url = probe.clone();
+    if let Some(host) = kc_hostname.filter(|h| !h.is_empty()) {
+        // A full URL in KC_HOSTNAME is Keycloak's own front-end URL.
+        if let Ok(full) = Url::parse(host) {
+            if full.has_host() && matches!(full.scheme(), "http" | "https") {
+                return full;
+            }
+        }
+        // An IPv6 literal goes into a URL in brackets.
+        let host = match host.parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => format!("[{v6}]"),
+            Err(_) => host.to_string(),
+        };
+        if url.set_host(Some(&host)).is_err() {
+            return probe.clone();
+        }
+    }
+    url
+}
+
 /// `GET <keycloak_url>/realms/<realm>/.well-known/openid-configuration`. The error is a
 /// sentence for a warning: what was asked and what came back.
 pub async fn read_discovery(keycloak_url: &Url, realm: &str) -> Result<OidcUrls, String> {
@@ -74,6 +97,28 @@ pub async fn read_discovery(keycloak_url: &Url, realm: &str) -> Result<OidcUrls,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_front_end_url_takes_kc_hostname_and_keeps_scheme_and_port() {
+        let probe = Url::parse("http://127.0.0.1:49153/").unwrap();
+        assert_eq!(
+            front_end_url(&probe, Some("localhost")).as_str(),
+            "http://localhost:49153/"
+        );
+        assert_eq!(
+            front_end_url(&probe, Some("kc.example")).as_str(),
+            "http://kc.example:49153/"
+        );
+        assert_eq!(front_end_url(&probe, None), probe);
+        assert_eq!(
+            front_end_url(&probe, Some("::1")).as_str(),
+            "http://[::1]:49153/"
+        );
+        assert_eq!(
+            front_end_url(&probe, Some("https://id.example.org")).as_str(),
+            "https://id.example.org/"
+        );
+    }
 
     #[test]
     fn the_front_end_url_is_the_issuer_without_the_realm() {

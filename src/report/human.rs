@@ -17,6 +17,7 @@ pub(super) struct Human {
 #[derive(Default)]
 struct State {
     steps: HashMap<String, ProgressBar>,
+    /// Byte bars by the step that runs the pull.
     pulls: HashMap<String, ProgressBar>,
 }
 
@@ -78,13 +79,12 @@ impl Human {
                 Some(bar) => bar.set_message(message.clone()),
                 None => self.println(&format!("  {step}: {message}")),
             },
-            Event::StepFinished { step, .. } => {
-                if let Some(bar) = state.steps.remove(step) {
-                    bar.finish_and_clear();
-                }
-                // A pull step ends its byte bar too.
-                let image = step.strip_prefix("pull ").unwrap_or(step);
-                if let Some(bar) = state.pulls.remove(image) {
+            // A finished or failed step ends its spinner, and its byte bar if it pulled.
+            Event::StepFinished { step, .. } | Event::StepFailed { step, .. } => {
+                for bar in [state.steps.remove(step), state.pulls.remove(step)]
+                    .into_iter()
+                    .flatten()
+                {
                     bar.finish_and_clear();
                 }
                 if let Some(line) = plain_line(event) {
@@ -92,11 +92,12 @@ impl Human {
                 }
             }
             Event::Pull {
+                step,
                 image,
                 downloaded,
                 total,
             } => {
-                let bar = state.pulls.entry(image.clone()).or_insert_with(|| {
+                let bar = state.pulls.entry(step.clone()).or_insert_with(|| {
                     let bar = self.multi.add(ProgressBar::new(0));
                     bar.set_style(bar_style());
                     bar.set_prefix(image.clone());

@@ -30,28 +30,62 @@ pub struct Discovered {
     pub postgres: Option<PostgresAccess>,
 }
 
-/// The project's stack if an engine answers and our Keycloak container publishes its port;
-/// `None` otherwise (the caller then falls back to its default URL).
-pub async fn discover(project: &str) -> Option<Discovered> {
-    let engine = Engine::connect(&EngineConfig::from_env()).await.ok()?;
+/// What looking for the project's stack found.
+#[derive(Debug)]
+pub enum Discovery {
+    Found(Box<Discovered>),
+    /// The engine answered, but the project's Keycloak is not running (or publishes no port).
+    NotRunning,
+    /// The engine could not be asked: the caller falls back to its default, after saying so.
+    EngineFailed(anyhow::Error),
+}
+
+impl Discovery {
+    /// The stack if found; the warning to show first when the engine failed.
+    pub fn into_parts(self, project: &str, fallback: &str) -> (Option<Discovered>, Option<String>) {
+        match self {
+            Discovery::Found(found) => (Some(*found), None),
+            Discovery::NotRunning => (None, None),
+            Discovery::EngineFailed(e) => (
+                None,
+                Some(format!(
+                    "could not look for stack `{project}` on the Docker engine ({e:#}); using \
+                     {fallback}"
+                )),
+            ),
+        }
+    }
+}
+
+/// The project's stack if an engine answers and our Keycloak container publishes its port.
+pub async fn discover(project: &str) -> Discovery {
+    match find(project).await {
+        Ok(Some(found)) => Discovery::Found(Box::new(found)),
+        Ok(None) => Discovery::NotRunning,
+        Err(e) => Discovery::EngineFailed(e),
+    }
+}
+
+async fn find(project: &str) -> anyhow::Result<Option<Discovered>> {
+    let engine = Engine::connect(&EngineConfig::from_env()).await?;
     let ours = |c: &ContainerInfo| c.label(names::LABEL_STACK) == Some(project) && c.running;
     let keycloak = engine
         .container(&names::container_name(project, Role::Keycloak))
-        .await
-        .ok()
-        .flatten()
-        .filter(ours)?;
-    let kc_addr = probe_addr(&keycloak, KEYCLOAK_HTTP_PORT)?;
+        .await?
+        .filter(ours);
+    let Some((keycloak, kc_addr)) = keycloak.and_then(|c| {
+        let addr = probe_addr(&c, KEYCLOAK_HTTP_PORT)?;
+        Some((c, addr))
+    }) else {
+        return Ok(None);
+    };
     let keycloak_url = Url::parse(&format!(
         "http://{}",
         host_port(kc_addr.ip(), kc_addr.port())
-    ))
-    .ok()?;
+    ))?;
     let postgres = engine
         .container(&names::container_name(project, Role::Postgres))
-        .await
-        .ok()
-        .flatten()
+        .await?
         .filter(ours)
         .and_then(|c| {
             let user = c
@@ -68,9 +102,34 @@ pub async fn discover(project: &str) -> Option<Discovered> {
                 user,
             })
         });
-    Some(Discovered {
+    Ok(Some(Discovered {
         keycloak_url,
         hostname: keycloak.env_value("KC_HOSTNAME").map(str::to_string),
         postgres,
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_failure_is_said_before_the_fallback() {
+        let failed = Discovery::EngineFailed(
+            anyhow::anyhow!("connection refused").context("cannot reach the Docker engine"),
+        );
+        let (found, warning) = failed.into_parts("iam", "http://localhost:8080");
+        assert!(found.is_none());
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("stack `iam`"), "{warning}");
+        assert!(
+            warning.contains("cannot reach the Docker engine: connection refused"),
+            "{warning}"
+        );
+        assert!(warning.contains("using http://localhost:8080"), "{warning}");
+        assert_eq!(
+            Discovery::NotRunning.into_parts("iam", "http://localhost:8080"),
+            (None, None)
+        );
+    }
 }

@@ -8,9 +8,9 @@ use futures_util::future::join_all;
 
 use crate::docker::Engine;
 use crate::names::{self, Role};
+use crate::report::Step;
 use crate::report::{Action, Event, Reporter};
 use crate::stack::plan::PGDATA;
-use crate::stack::Step;
 
 /// How long a container gets between its stop signal (the image's own: SIGINT for Postgres,
 /// SIGTERM for Keycloak) and SIGKILL. Both stop in about a second when signalled properly.
@@ -102,7 +102,7 @@ pub async fn down(
                 removed(reporter, "container", name);
                 outcome.containers_removed.push(name.clone());
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.into()),
         }
     }
     step.done(Some(format!(
@@ -118,7 +118,7 @@ pub async fn down(
                     removed(reporter, "network", &net.name);
                     outcome.network_removed = Some(net.name.clone());
                 }
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         } else {
             kept(
@@ -155,7 +155,7 @@ pub async fn down(
                     removed(reporter, "volume", &v.name);
                     outcome.volumes_removed.push(v.name.clone());
                 }
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         } else {
             kept(

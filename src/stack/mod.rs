@@ -1,49 +1,21 @@
-//! The stack's lifecycle over the engine: a pure [`plan`], then the ordered steps of
-//! [`up`], [`down`] and [`status`]. Steps emit events; they never print.
+//! The stack's lifecycle over the engine: a pure [`plan`] and a pure list of [`changes`], then
+//! the ordered steps of [`up`], [`down`] and [`status`]. Steps emit events; they never print.
+//!
+//! `up`'s parts: [`observe`] (what exists, and whose), [`ports`] (the host port pre-flight),
+//! [`changes`] (the decisions), [`readiness`] (the waits, with crash detection),
+//! [`provision`] (realm files and `--verify`), [`rollback`] (Ctrl-C). Failures: [`error`].
 
+pub mod changes;
 pub mod discover;
 pub mod down;
+pub mod error;
+pub mod observe;
 pub mod plan;
 pub mod ports;
+pub mod provision;
+pub mod readiness;
+pub mod rollback;
 pub mod status;
 pub mod up;
 
-use std::time::Instant;
-
-use crate::report::{Event, Reporter};
-
-/// A step with its timing: `StepStarted` now, `StepFinished` (with the elapsed time) on `done`.
-pub(crate) struct Step<'a> {
-    name: String,
-    started: Instant,
-    reporter: &'a Reporter,
-}
-
-impl<'a> Step<'a> {
-    pub(crate) fn start(reporter: &'a Reporter, name: impl Into<String>) -> Step<'a> {
-        let name = name.into();
-        reporter.emit(Event::StepStarted { step: name.clone() });
-        Step {
-            name,
-            started: Instant::now(),
-            reporter,
-        }
-    }
-
-    pub(crate) fn progress(&self, message: impl Into<String>) {
-        self.reporter.emit(Event::StepProgress {
-            step: self.name.clone(),
-            message: message.into(),
-        });
-    }
-
-    pub(crate) fn done(self, detail: Option<String>) -> std::time::Duration {
-        let elapsed = self.started.elapsed();
-        self.reporter.emit(Event::StepFinished {
-            step: self.name,
-            elapsed_ms: elapsed.as_millis() as u64,
-            detail,
-        });
-        elapsed
-    }
-}
+pub use error::StackError;

@@ -1,6 +1,56 @@
-//! Host port pre-flight: is a port free on the bind address, and if not, who holds it.
+//! Host port pre-flight: every host port the plan publishes must be free on the bind address,
+//! unless one of our running containers holds it; if not, who holds it. All conflicts are
+//! reported at once, before anything is created.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
+
+use crate::docker::Engine;
+use crate::stack::changes::Observed;
+use crate::stack::error::{PortTaken, StackError};
+use crate::stack::plan::StackPlan;
+
+pub async fn preflight(
+    engine: &Engine,
+    plan: &StackPlan,
+    observed: &Observed,
+) -> anyhow::Result<()> {
+    let ours: Vec<u16> = [&observed.postgres, &observed.keycloak]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.running)
+        .flat_map(|c| c.ports.iter().map(|(_, _, h)| *h))
+        .collect();
+    let mut taken = Vec::new();
+    for container in plan.containers() {
+        for p in &container.ports {
+            if p.host_port == 0 || ours.contains(&p.host_port) || is_free(p.host_ip, p.host_port) {
+                continue;
+            }
+            // Best effort: who holds it is a hint, not a condition.
+            let holders = engine
+                .containers_publishing(p.host_port)
+                .await
+                .unwrap_or_default();
+            let holder = match holders.first() {
+                Some(name) => Some(format!("container `{name}`")),
+                None => local_holder(p.host_port),
+            };
+            taken.push(PortTaken {
+                host_ip: p.host_ip,
+                host_port: p.host_port,
+                service: container.role.as_str(),
+                container_port: p.container_port,
+                holder,
+                flag: p.flag,
+            });
+        }
+    }
+    if taken.is_empty() {
+        Ok(())
+    } else {
+        Err(StackError::PortsTaken(taken).into())
+    }
+}
 
 /// Free when we can bind it ourselves (and release it at once).
 pub fn is_free(addr: IpAddr, port: u16) -> bool {

@@ -54,13 +54,14 @@ async fn readiness(c: &ContainerInfo, role: Role) -> Result<(), String> {
                 .await
                 .map_err(|(_, text)| format!("login failed: {text}"))
         }
-        _ => {
+        Role::Keycloak => {
             let addr =
                 probe_addr(c, KEYCLOAK_MANAGEMENT_PORT).ok_or("no published port for 9000/tcp")?;
             let client = wait::http_client().map_err(|e| e.to_string())?;
             let url = format!("http://{addr}/health/ready");
             wait::keycloak_health(&client, &url).await
         }
+        Role::Network | Role::Data => Err("not a service: no readiness probe".into()),
     }
 }
 

@@ -54,6 +54,10 @@ impl ApiError {
     pub fn not_found(message: &str) -> Self {
         Self::c(StatusCode::NOT_FOUND, message)
     }
+    /// A realm's own endpoints (discovery, token, login) for an unknown realm.
+    pub fn realm_does_not_exist() -> Self {
+        Self::not_found("Realm does not exist")
+    }
     pub fn unauthorized() -> Self {
         Self::c(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized")
     }
@@ -127,8 +131,30 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// MediaTypeMatcher#isHtmlRequest: a non-wildcard type compatible with `text/html` is accepted.
-pub fn accepts_html(headers: &HeaderMap) -> bool {
+/// `Cache-Control: no-store` and `Pragma: no-cache`, as the token, userinfo, revocation and
+/// logout endpoints answer.
+pub fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The token of an `Authorization: Bearer ...` header (the scheme in any case).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+}
+
+/// The media types of the `Accept` headers, lower-cased, without parameters.
+fn accepted_types(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -142,7 +168,16 @@ pub fn accepts_html(headers: &HeaderMap) -> bool {
                 .trim()
                 .to_ascii_lowercase()
         })
-        .any(|t| t == "text/html")
+}
+
+/// MediaTypeMatcher#isHtmlRequest: a non-wildcard type compatible with `text/html` is accepted.
+pub fn accepts_html(headers: &HeaderMap) -> bool {
+    accepted_types(headers).any(|t| t == "text/html")
+}
+
+/// An explicit `application/json` (the login pages then answer errors as JSON).
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    accepted_types(headers).any(|t| t == "application/json")
 }
 
 /// The error page Keycloak renders (error.ftl) instead of JSON for HTML clients.

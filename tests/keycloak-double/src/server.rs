@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::http::{accepts_html, html_error_page, ApiError, HtmlCapable};
-use crate::model::{RealmKeys, State};
+use crate::model::{Realm, RealmKeys, State};
 use crate::store::Store;
 
 /// Which status a duplicate realm name gets: 409 from 26.2.5 on, 400 in 26.2.0–26.2.4
@@ -132,13 +132,38 @@ impl Shared {
         f(&guard)
     }
 
+    /// Reads one realm; a missing realm gives `missing()` (the admin API and the realm's own
+    /// endpoints word their 404 differently).
+    pub async fn read_realm<T>(
+        &self,
+        name: &str,
+        missing: fn() -> ApiError,
+        f: impl FnOnce(&Realm) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.read(|s| s.realm(name).ok_or_else(missing).and_then(f))
+            .await
+    }
+
+    /// Changes one realm as one transaction ([`Shared::mutate`]); a missing realm gives
+    /// `missing()`.
+    pub async fn mutate_realm<T>(
+        &self,
+        name: &str,
+        missing: fn() -> ApiError,
+        f: impl FnOnce(&mut Realm) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.mutate(|s| s.realm_mut(name).ok_or_else(missing).and_then(f))
+            .await
+    }
+
     /// Makes sure the realm has its keys, generating them off the runtime if missing.
     /// A missing realm gives `404 {"error":"Realm does not exist"}`.
     pub async fn ensure_keys(&self, realm: &str) -> Result<(), ApiError> {
         let needs = self
-            .read(|s| s.realm(realm).map(|r| r.keys.is_none()))
-            .await
-            .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
+            .read_realm(realm, ApiError::realm_does_not_exist, |r| {
+                Ok(r.keys.is_none())
+            })
+            .await?;
         if !needs {
             return Ok(());
         }

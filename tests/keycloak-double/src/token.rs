@@ -5,20 +5,31 @@
 //! The OIDC module adds its grants in [`grant`]'s match and reuses [`issue_tokens`],
 //! [`authenticate_client`] and [`verify_access_token`].
 
+//!
+//! [`issue`] makes the tokens, [`verify`] reads them; this module serves the endpoint.
+
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde_json::{json, Map, Value};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
 
-use crate::http::ApiError;
-use crate::model::{uuid, Client, Realm, User, UserSession, MASTER};
-use crate::server::AppState;
+use crate::http::{no_store, ApiError};
+use crate::model::{Client, Realm, UserSession};
+use crate::server::{base_of, AppState};
+
+mod issue;
+mod verify;
+
+pub use issue::{
+    issue_tokens, issue_tokens_with, sign_rs256, token_hash, token_scope, TokenOptions,
+};
+pub use verify::{decode_claims, is_master_admin, peek_claims, verify_access_token, TokenSubject};
 
 /// `http://<KC_HOSTNAME>[:<request port>]`: the request's base URL with the host forced to the
 /// configured hostname (hostname v2; the port is kept, default ports dropped).
@@ -66,37 +77,21 @@ pub async fn token_endpoint(
         return e.into_response();
     }
     let form = parse_form(&body);
-    let base = frontend_base(&headers, &app.config.hostname);
+    let base = base_of(&app, &headers);
     let now = app.clock.now_secs();
     let result = if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
         // Keycloak consumes the code before checking the rest: see oidc::authorization_code_grant.
         crate::oidc::authorization_code_grant(&app, &realm_name, &headers, &form, &base, now).await
     } else {
-        app.mutate(|state| {
-            let realm = state
-                .realm_mut(&realm_name)
-                .ok_or_else(|| ApiError::not_found("Realm does not exist"))?;
+        app.mutate_realm(&realm_name, ApiError::realm_does_not_exist, |realm| {
             grant(realm, &headers, &form, &base, now)
         })
         .await
     };
-    match result {
-        Ok(body) => {
-            let mut response = crate::http::json_response(StatusCode::OK, &body);
-            no_store(response.headers_mut());
-            response
-        }
-        Err(e) => {
-            let mut response = e.into_response();
-            no_store(response.headers_mut());
-            response
-        }
-    }
-}
-
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    no_store(match result {
+        Ok(body) => crate::http::json_response(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    })
 }
 
 /// Dispatches one token request against a realm (state already locked).
@@ -265,13 +260,7 @@ fn password_grant(
         ));
     }
     let scope = token_scope(client, form.get("scope").map(String::as_str));
-    let session = UserSession {
-        id: uuid(),
-        user_id: user.id.clone(),
-        clients: vec![client.client_id().to_owned()],
-        started: now,
-        last_refresh: now,
-    };
+    let session = UserSession::new(&user.id, client.client_id(), now);
     realm.sessions.insert(session.id.clone(), session.clone());
     issue_tokens(realm, client, &user, &session, &scope, base, now)
 }
@@ -359,305 +348,10 @@ pub fn active_session(realm: &Realm, sid: &str, now: u64) -> Option<UserSession>
     (idle_ok && max_ok).then(|| session.clone())
 }
 
-/// The scope string of issued tokens: `openid` when asked, the client's default scopes that
-/// appear in tokens (`profile`, `email`), and any requested optional scope the client has.
-pub fn token_scope(client: &Client, requested: Option<&str>) -> String {
-    let requested: Vec<&str> = requested.unwrap_or("").split_whitespace().collect();
-    let mut scope = Vec::new();
-    if requested.contains(&"openid") {
-        scope.push("openid".to_owned());
-    }
-    let defaults = client.string_list("defaultClientScopes");
-    for s in ["profile", "email"] {
-        if defaults.iter().any(|d| d == s) {
-            scope.push(s.to_owned());
-        }
-    }
-    for s in client.string_list("optionalClientScopes") {
-        if requested.contains(&s.as_str()) {
-            scope.push(s);
-        }
-    }
-    scope.join(" ")
-}
-
-/// Per-grant extras of a token response.
-#[derive(Clone, Debug, Default)]
-pub struct TokenOptions {
-    /// The authorization request's nonce (code flow), put in the access and ID tokens.
-    pub nonce: Option<String>,
-    /// When the user authenticated (browser logins), the ID token's `auth_time`.
-    pub auth_time: Option<u64>,
-    /// A transient session (client credentials): no refresh token, no `sid`, no `session_state`.
-    pub transient: bool,
-}
-
-/// Signs the access token (RS256), refresh token (HS512) and, with `openid`, the ID token.
-pub fn issue_tokens(
-    realm: &Realm,
-    client: &Client,
-    user: &User,
-    session: &UserSession,
-    scope: &str,
-    base: &str,
-    now: u64,
-) -> Result<Value, ApiError> {
-    issue_tokens_with(
-        realm,
-        client,
-        user,
-        session,
-        scope,
-        base,
-        now,
-        &TokenOptions::default(),
-    )
-}
-
-/// [`issue_tokens`] with per-grant [`TokenOptions`].
-#[allow(clippy::too_many_arguments)]
-pub fn issue_tokens_with(
-    realm: &Realm,
-    client: &Client,
-    user: &User,
-    session: &UserSession,
-    scope: &str,
-    base: &str,
-    now: u64,
-    opts: &TokenOptions,
-) -> Result<Value, ApiError> {
-    let keys = realm.keys.as_ref().ok_or_else(ApiError::server_error)?;
-    let iss = issuer(base, &realm.name);
-    let lifespan = client
-        .attribute("access.token.lifespan")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| realm.access_token_lifespan());
-    let refresh_expires_in = realm
-        .sso_idle_timeout()
-        .min((session.started + realm.sso_max_lifespan()).saturating_sub(now));
-    let mut access = Map::new();
-    access.insert("exp".into(), json!(now + lifespan));
-    access.insert("iat".into(), json!(now));
-    access.insert("jti".into(), json!(format!("onrtro:{}", uuid())));
-    access.insert("iss".into(), json!(iss));
-    access.insert("sub".into(), json!(user.id));
-    access.insert("typ".into(), json!("Bearer"));
-    access.insert("azp".into(), json!(client.client_id()));
-    if !opts.transient {
-        access.insert("sid".into(), json!(session.id));
-    }
-    if let Some(nonce) = &opts.nonce {
-        access.insert("nonce".into(), json!(nonce));
-    }
-    access.insert("scope".into(), json!(scope));
-    if !client.lightweight_access_token() {
-        access.insert("aud".into(), json!("account"));
-        access.insert("acr".into(), json!("1"));
-        access.insert(
-            "realm_access".into(),
-            json!({"roles": realm_roles(realm, user)}),
-        );
-        add_user_claims(&mut access, realm, user, scope);
-    }
-    let access_token = sign_rs256(keys, &Value::Object(access))?;
-    let refresh = json!({
-        "exp": now + refresh_expires_in,
-        "iat": now,
-        "jti": uuid(),
-        "iss": iss,
-        "aud": iss,
-        "sub": user.id,
-        "typ": "Refresh",
-        "azp": client.client_id(),
-        "sid": session.id,
-        "scope": scope,
-    });
-    let mut header = Header::new(Algorithm::HS512);
-    header.kid = Some(keys.hmac_kid.clone());
-    header.typ = Some("JWT".into());
-    let refresh_token = jsonwebtoken::encode(
-        &header,
-        &refresh,
-        &EncodingKey::from_secret(&keys.hmac_secret_bytes()),
-    )
-    .map_err(|_| ApiError::server_error())?;
-    let mut response = json!({
-        "access_token": access_token,
-        "expires_in": lifespan,
-        "refresh_expires_in": refresh_expires_in,
-        "refresh_token": refresh_token,
-        "token_type": "Bearer",
-        "not-before-policy": 0,
-        "session_state": session.id,
-        "scope": scope,
-    });
-    if scope.split_whitespace().any(|s| s == "openid") {
-        let mut id = Map::new();
-        id.insert("exp".into(), json!(now + lifespan));
-        id.insert("iat".into(), json!(now));
-        id.insert("jti".into(), json!(uuid()));
-        id.insert("iss".into(), json!(iss));
-        id.insert("aud".into(), json!(client.client_id()));
-        id.insert("sub".into(), json!(user.id));
-        id.insert("typ".into(), json!("ID"));
-        id.insert("azp".into(), json!(client.client_id()));
-        if let Some(t) = opts.auth_time {
-            id.insert("auth_time".into(), json!(t));
-        }
-        if let Some(nonce) = &opts.nonce {
-            id.insert("nonce".into(), json!(nonce));
-        }
-        if !opts.transient {
-            id.insert("sid".into(), json!(session.id));
-        }
-        id.insert("at_hash".into(), json!(token_hash(&access_token)));
-        id.insert("acr".into(), json!("1"));
-        add_user_claims(&mut id, realm, user, scope);
-        if let Value::Object(map) = &mut response {
-            map.insert(
-                "id_token".into(),
-                json!(sign_rs256(keys, &Value::Object(id))?),
-            );
-        }
-    }
-    if opts.transient {
-        if let Value::Object(map) = &mut response {
-            map.remove("refresh_token");
-            map.remove("session_state");
-            map.insert("refresh_expires_in".into(), json!(0));
-        }
-    }
-    Ok(response)
-}
-
-/// `at_hash`: the left half of the SHA-256 of the access token, base64url.
-pub fn token_hash(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
-}
-
-fn realm_roles(realm: &Realm, user: &User) -> Vec<String> {
-    let mut roles = vec![
-        format!("default-roles-{}", realm.name.to_lowercase()),
-        "offline_access".to_owned(),
-        "uma_authorization".to_owned(),
-    ];
-    roles.extend(user.realm_roles.iter().cloned());
-    roles
-}
-
-fn add_user_claims(claims: &mut Map<String, Value>, _realm: &Realm, user: &User, scope: &str) {
-    let scopes: Vec<&str> = scope.split_whitespace().collect();
-    if scopes.contains(&"email") {
-        claims.insert("email_verified".into(), json!(user.email_verified));
-        if let Some(email) = &user.email {
-            claims.insert("email".into(), json!(email));
-        }
-    }
-    if scopes.contains(&"profile") {
-        claims.insert("preferred_username".into(), json!(user.username));
-        let name: Vec<&str> = [user.first_name.as_deref(), user.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        if !name.is_empty() {
-            claims.insert("name".into(), json!(name.join(" ")));
-        }
-        if let Some(v) = &user.first_name {
-            claims.insert("given_name".into(), json!(v));
-        }
-        if let Some(v) = &user.last_name {
-            claims.insert("family_name".into(), json!(v));
-        }
-    }
-}
-
-pub fn sign_rs256(keys: &crate::model::RealmKeys, claims: &Value) -> Result<String, ApiError> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(keys.rsa_kid.clone());
-    header.typ = Some("JWT".into());
-    let key = EncodingKey::from_rsa_pem(keys.rsa_private_pem.as_bytes())
-        .map_err(|_| ApiError::server_error())?;
-    jsonwebtoken::encode(&header, claims, &key).map_err(|_| ApiError::server_error())
-}
-
-/// Verifies a signature and returns the claims (expiry is checked by callers against the
-/// double's clock, not the system clock).
-pub fn decode_claims(token: &str, key: &DecodingKey, alg: Algorithm) -> Option<Map<String, Value>> {
-    let mut validation = Validation::new(alg);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
-        .ok()
-        .map(|data| data.claims)
-}
-
-/// Reads a JWT's claims without verifying it (to find the realm from `iss`).
-pub fn peek_claims(token: &str) -> Option<Map<String, Value>> {
-    let payload = token.split('.').nth(1)?;
-    let raw = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&raw).ok()
-}
-
-/// Who a valid bearer token speaks for.
-#[derive(Clone, Debug)]
-pub struct TokenSubject {
-    pub realm: String,
-    pub user: User,
-    pub client_id: String,
-    pub claims: Map<String, Value>,
-}
-
-/// Checks an access token the way Keycloak's bearer authentication does: signature by the
-/// realm key, not expired, issuer equal to the issuer of *this* request, a live session.
-pub fn verify_access_token(
-    state: &crate::model::State,
-    token: &str,
-    base: &str,
-    now: u64,
-) -> Option<TokenSubject> {
-    let unverified = peek_claims(token)?;
-    let iss = unverified.get("iss")?.as_str()?;
-    let realm_name = iss.rsplit_once("/realms/")?.1;
-    let realm = state.realm(realm_name)?;
-    let keys = realm.keys.as_ref()?;
-    let key = DecodingKey::from_rsa_pem(keys.rsa_public_pem.as_bytes()).ok()?;
-    let claims = decode_claims(token, &key, Algorithm::RS256)?;
-    let exp = claims.get("exp")?.as_u64()?;
-    if exp <= now
-        || claims.get("typ")?.as_str()? != "Bearer"
-        || claims.get("iss")?.as_str()? != issuer(base, &realm.name)
-    {
-        return None;
-    }
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
-    if realm.revoked_tokens.contains_key(jti) {
-        return None;
-    }
-    let sid = claims.get("sid")?.as_str()?;
-    let session = active_session(realm, sid, now)?;
-    let azp = claims.get("azp")?.as_str()?;
-    if !session.clients.iter().any(|c| c == azp) {
-        return None;
-    }
-    let user = realm.user_by_id(&session.user_id).filter(|u| u.enabled)?;
-    Some(TokenSubject {
-        realm: realm.name.clone(),
-        user: user.clone(),
-        client_id: claims.get("azp")?.as_str()?.to_owned(),
-        claims,
-    })
-}
-
-/// Whether the subject may use the admin API: the master realm's `admin` role.
-pub fn is_master_admin(subject: &TokenSubject) -> bool {
-    subject.realm == MASTER && subject.user.is_admin()
-}
-
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]

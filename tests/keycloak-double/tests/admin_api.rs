@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
+use iamstack_test_support::{admin_token, ADMIN_PASSWORD};
 use keycloak_double::{start, DoubleConfig, RealmConflict, RunningDouble};
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-
-const ADMIN_PASSWORD: &str = "kc_admin$123";
 
 async fn double() -> RunningDouble {
     start(DoubleConfig::default()).await.expect("double starts")
@@ -43,24 +42,6 @@ async fn password_grant(
         .send()
         .await
         .expect("token request")
-}
-
-async fn admin_token(d: &RunningDouble) -> String {
-    let r = password_grant(
-        &d.base_url(),
-        "master",
-        "admin-cli",
-        None,
-        "admin",
-        ADMIN_PASSWORD,
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.expect("json");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
 }
 
 /// JSON request helper: returns (status, headers, body text).
@@ -355,7 +336,7 @@ async fn the_admin_api_wants_a_master_admin_bearer() {
     );
 
     // A valid token of a plain user of another realm is authenticated but not authorised.
-    let admin = admin_token(&d).await;
+    let admin = admin_token(&d.base_url()).await;
     create_realm(
         &d,
         &admin,
@@ -377,7 +358,7 @@ async fn the_admin_api_wants_a_master_admin_bearer() {
 #[tokio::test]
 async fn server_info_reports_version_26_2() {
     let d = double().await;
-    let token = admin_token(&d).await;
+    let token = admin_token(&d.base_url()).await;
     let (status, _, text) = call(&d, &token, M::GET, "/admin/serverinfo", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(parse(&text)["systemInfo"]["version"], "26.2.5");
@@ -388,7 +369,7 @@ async fn server_info_reports_version_26_2() {
 #[tokio::test]
 async fn realm_lifecycle_matches_keycloak() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     let (status, headers, text) = call(
         &d,
         &t,
@@ -490,7 +471,7 @@ async fn duplicate_realm_is_400_under_the_26_2_0_to_4_setting() {
     })
     .await
     .expect("double");
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     assert_eq!(
         create_realm(&d, &t, json!({"realm":"x"})).await,
         StatusCode::CREATED
@@ -507,7 +488,7 @@ async fn duplicate_realm_is_400_under_the_26_2_0_to_4_setting() {
 #[tokio::test]
 async fn realm_names_are_validated() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     let (status, _, text) = call(
         &d,
         &t,
@@ -536,7 +517,7 @@ async fn realm_names_are_validated() {
 #[tokio::test]
 async fn embedded_clients_and_users_are_imported_with_the_realm_or_not_at_all() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     let realm = json!({
         "realm": "testing", "enabled": true,
         "clients": [{"clientId":"test-client","protocol":"openid-connect","publicClient":false,
@@ -642,7 +623,7 @@ async fn embedded_clients_and_users_are_imported_with_the_realm_or_not_at_all() 
 #[tokio::test]
 async fn clients_are_created_listed_and_conflict_like_keycloak() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r","enabled":true})).await;
     let (status, headers, text) = call(
         &d,
@@ -749,7 +730,7 @@ async fn clients_are_created_listed_and_conflict_like_keycloak() {
 #[tokio::test]
 async fn protocol_present_defaults_make_a_public_client_with_direct_grants() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let public = create_client(
         &d,
@@ -807,7 +788,7 @@ async fn protocol_present_defaults_make_a_public_client_with_direct_grants() {
 #[tokio::test]
 async fn client_secrets_are_honoured_read_and_regenerated() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let id = create_client(
         &d,
@@ -849,7 +830,7 @@ async fn client_secrets_are_honoured_read_and_regenerated() {
 #[tokio::test]
 async fn put_without_service_accounts_enabled_deletes_the_service_account_user() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let id = create_client(
         &d,
@@ -952,7 +933,7 @@ async fn put_without_service_accounts_enabled_deletes_the_service_account_user()
 #[tokio::test]
 async fn redirect_uris_are_validated_with_keycloaks_messages() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let cases = [
         (
@@ -1009,7 +990,7 @@ async fn redirect_uris_are_validated_with_keycloaks_messages() {
 #[tokio::test]
 async fn users_are_created_normalised_and_searched() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let (status, headers, text) = call(
         &d,
@@ -1105,7 +1086,7 @@ async fn users_are_created_normalised_and_searched() {
 #[tokio::test]
 async fn user_conflicts_and_validation_errors() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     create_user(&d, &t, "r", json!({"username":"user1","email":"u1@x.test"})).await;
     let cases = [
@@ -1144,7 +1125,7 @@ async fn user_conflicts_and_validation_errors() {
 #[tokio::test]
 async fn credentials_required_actions_and_password_resets() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r","enabled":true})).await;
     let id = create_user(&d, &t, "r", json!({"username":"usr","enabled":true,"email":"u@x.test",
         "firstName":"U","lastName":"V","credentials":[{"type":"password","value":"old","temporary":true}]})).await;
@@ -1227,7 +1208,7 @@ async fn credentials_required_actions_and_password_resets() {
 #[tokio::test]
 async fn realm_password_grant_enforces_profile_enabled_and_client_rules() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r","enabled":true})).await;
     let complete = json!({"enabled":true,"email":"a@x.test","firstName":"A","lastName":"B",
                           "credentials":[{"type":"password","value":"pw"}]});
@@ -1307,7 +1288,7 @@ async fn realm_password_grant_enforces_profile_enabled_and_client_rules() {
 #[tokio::test]
 async fn user_updates_and_deletes() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     create_realm(&d, &t, json!({"realm":"r"})).await;
     let a = create_user(
         &d,
@@ -1366,7 +1347,7 @@ async fn user_updates_and_deletes() {
 #[tokio::test]
 async fn html_clients_get_an_error_page_instead_of_json() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     let r = http()
         .get(format!("{}/admin/realms/nope", d.base_url()))
         .bearer_auth(&t)
@@ -1412,7 +1393,7 @@ async fn html_clients_get_an_error_page_instead_of_json() {
 #[tokio::test]
 async fn every_request_is_recorded_with_method_path_query_and_status() {
     let d = double().await;
-    let t = admin_token(&d).await;
+    let t = admin_token(&d.base_url()).await;
     d.clear_requests();
     assert!(d.requests().is_empty());
     call(

@@ -20,17 +20,15 @@ use bollard::models::{
     PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::TryStreamExt;
 use iamstack_test_support::standin::{self, Standins};
-use iamstack_test_support::{engine, TestRun};
+use iamstack_test_support::{admin_token, container_logs, engine, TestRun, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 
 const PG_PASSWORD: &str = "keycloak$123";
-const ADMIN_PASSWORD: &str = "kc_admin$123";
 /// Generous: on a loaded 2-core machine initdb alone can take many seconds.
 const BUDGET: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_millis(200);
@@ -110,23 +108,6 @@ async fn published_port(docker: &Docker, name: &str, port: &str) -> u16 {
         .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("`{name}`: {port} is not published on a host port"))
-}
-
-async fn logs(docker: &Docker, name: &str) -> String {
-    let chunks: Vec<_> = docker
-        .logs(
-            name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap_or_else(|e| panic!("read the logs of `{name}`: {e}"));
-    chunks.iter().map(|c| c.to_string()).collect()
 }
 
 async fn running(docker: &Docker, name: &str) -> bool {
@@ -260,7 +241,7 @@ impl Stack {
                 Err(e) => assert!(
                     started.elapsed() < BUDGET && running(&stack.docker, &stack.postgres).await,
                     "postgres never accepted a login: {e}\n--- logs ---\n{}",
-                    logs(&stack.docker, &stack.postgres).await
+                    container_logs(&stack.docker, &stack.postgres).await
                 ),
             }
             tokio::time::sleep(POLL).await;
@@ -325,7 +306,7 @@ impl Stack {
                 panic!(
                     "`{}`: {url} never answered {status} (last: {last})\n--- logs ---\n{}",
                     kc.name,
-                    logs(&self.docker, &kc.name).await
+                    container_logs(&self.docker, &kc.name).await
                 );
             }
             tokio::time::sleep(POLL).await;
@@ -368,16 +349,6 @@ async fn admin_login(kc: &Kc, password: &str) -> reqwest::Response {
         ],
     )
     .await
-}
-
-async fn admin_token(kc: &Kc) -> String {
-    let r = admin_login(kc, ADMIN_PASSWORD).await;
-    assert_eq!(r.status(), 200, "admin login");
-    let body: Value = r.json().await.expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
 }
 
 async fn admin_post(kc: &Kc, bearer: &str, path: &str, body: Value) {
@@ -470,14 +441,14 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
         "without KC_HEALTH_ENABLED nothing may answer on 9000, got {:?}",
         management.map(|r| r.status())
     );
-    let first_logs = logs(&stack.docker, &first.name).await;
+    let first_logs = container_logs(&stack.docker, &first.name).await;
     assert!(
         first_logs.contains("KC-SERVICES0077: Created temporary admin user with username admin"),
         "{first_logs}"
     );
 
     // A realm, a confidential client with a supplied secret, a user with a password.
-    let bearer = admin_token(&first).await;
+    let bearer = admin_token(&format!("http://127.0.0.1:{}", first.http)).await;
     admin_post(
         &first,
         &bearer,
@@ -519,7 +490,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
 
     // SIGTERM (docker stop) ends it cleanly: exit code 0.
     let code = stack.stop(&first.name).await;
-    let first_logs = logs(&stack.docker, &first.name).await;
+    let first_logs = container_logs(&stack.docker, &first.name).await;
     assert_eq!(code, 0, "SIGTERM exit code\n{first_logs}");
     assert!(first_logs.contains("Keycloak stopped in"), "{first_logs}");
     stack
@@ -544,7 +515,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
         .await;
     assert_eq!(ready["status"], "UP", "{ready}");
 
-    let second_logs = logs(&stack.docker, &second.name).await;
+    let second_logs = container_logs(&stack.docker, &second.name).await;
     assert!(
         !second_logs.contains("KC-SERVICES0077"),
         "the bootstrap admin was created again:\n{second_logs}"
@@ -560,7 +531,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
         "the first bootstrap password still logs in"
     );
 
-    let bearer = admin_token(&second).await;
+    let bearer = admin_token(&format!("http://127.0.0.1:{}", second.http)).await;
     let clients: Value = http
         .get(format!(
             "http://127.0.0.1:{}/admin/realms/kept/clients?clientId=kept-client",
@@ -605,7 +576,7 @@ async fn state_survives_container_recreation_and_the_bootstrap_admin_is_created_
         code,
         0,
         "SIGTERM exit code\n{}",
-        logs(&stack.docker, &second.name).await
+        container_logs(&stack.docker, &second.name).await
     );
 
     // Everything made here carries the run's label (so the drop sweeps it).
@@ -665,7 +636,7 @@ async fn an_unreachable_or_refusing_database_makes_the_double_exit_non_zero_with
     }
     for ((suffix, _, causes), kc) in cases.iter().zip(&started) {
         let code = exit_code(&stack.docker, &kc.name).await;
-        let output = logs(&stack.docker, &kc.name).await;
+        let output = container_logs(&stack.docker, &kc.name).await;
         assert_ne!(code, 0, "{suffix}: exit code\n{output}");
         assert!(
             output.contains("ERROR: Failed to start server in (production) mode"),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use iamstack_test_support::admin_token;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use keycloak_double::{start, DoubleConfig, RunningDouble};
@@ -30,26 +31,6 @@ fn client(cookies: bool) -> Client {
         .cookie_store(cookies)
         .build()
         .expect("http client")
-}
-
-async fn admin_token(api: &Client, base: &str) -> String {
-    let r: Value = api
-        .post(format!(
-            "{base}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "kc_admin$123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().expect("admin token").to_owned()
 }
 
 fn reference_realm() -> Value {
@@ -86,7 +67,7 @@ async fn kc() -> Kc {
     let double = start(DoubleConfig::default()).await.expect("double starts");
     let base = double.base_url();
     let api = client(false);
-    let token = admin_token(&api, &base).await;
+    let token = admin_token(&base).await;
     let r = api
         .post(format!("{base}/admin/realms"))
         .bearer_auth(&token)
@@ -137,7 +118,7 @@ impl Kc {
 
     /// PUT a changed copy of test-client's representation.
     async fn change_client(&self, client_id: &str, change: impl FnOnce(&mut Value)) {
-        let token = admin_token(&self.api, &self.base).await;
+        let token = admin_token(&self.base).await;
         let list: Value = self
             .api
             .get(format!(

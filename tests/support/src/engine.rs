@@ -1,8 +1,11 @@
 //! Connecting to the Docker engine the way iamstack does: `DOCKER_HOST` or the default socket,
-//! API version negotiated (this machine's engine 20.10 speaks API 1.41, older than bollard's).
+//! API version negotiated (this machine's engine 20.10 speaks API 1.41, older than bollard's);
+//! and what a test container printed, for failure messages and assertions.
 
 use anyhow::Context;
+use bollard::query_parameters::LogsOptionsBuilder;
 use bollard::Docker;
+use futures_util::TryStreamExt;
 
 /// A connected client: `DOCKER_HOST` honoured, API version negotiated, the engine pinged.
 pub async fn connect() -> anyhow::Result<Docker> {
@@ -50,4 +53,23 @@ pub async fn engine() -> Option<Docker> {
             None
         }
     }
+}
+
+/// Everything a container printed (stdout and stderr, interleaved); empty if the engine cannot
+/// say (the caller asserts on it or prints it, so a missing container is not a second failure).
+pub async fn container_logs(docker: &Docker, name: &str) -> String {
+    let chunks: Vec<_> = docker
+        .logs(
+            name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        )
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    chunks.iter().map(|c| c.to_string()).collect()
 }

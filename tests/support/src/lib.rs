@@ -13,15 +13,20 @@
 //!   and sweeping of everything carrying it, before the test (also leftovers of dead runs) and on
 //!   drop (also after a panic).
 //!
+//! - [`admin_token`]: the master admin's token from a double (or Keycloak), for tests that look
+//!   behind the product's back.
+//!
 //! Everything here goes through the engine API (bollard); nothing shells out to `docker`.
 
+mod admin;
 mod backend;
 mod engine;
 mod run;
 pub mod standin;
 
+pub use admin::{admin_token, ADMIN_PASSWORD, ADMIN_USER};
 pub use backend::{images, images_with, Backend, TestImages};
-pub use engine::{connect, engine};
+pub use engine::{connect, container_logs, engine};
 pub use run::{labelled_objects, sweep_label, TestRun};
 
 /// Tests tag every object they make with `dev.iamstack.test-run=<run id>` and sweep by it

@@ -7,14 +7,14 @@ use std::io::Read;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::TryStreamExt;
 use iamstack_test_support::standin::{
     self, FileEntry, ImageConfig, ImageSpec, Layout, Outcome, Payload, LABEL_STANDIN_HASH,
 };
-use iamstack_test_support::{engine, TestRun, LABEL_TEST_RUN};
+use iamstack_test_support::{container_logs, engine, TestRun, LABEL_TEST_RUN};
 use sha2::{Digest, Sha256};
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
@@ -111,7 +111,14 @@ async fn the_keycloak_double_image_runs_the_double_binary_as_kc_sh() {
         // is shared): show that kc.sh is the double by running it — `start` without any
         // configuration augments, then fails to start in production mode, exit 1.
         Err(_) => {
-            let (code, output) = run_to_exit(&docker, &run, &spec.exact_image(), &["start"]).await;
+            let (code, output) = run_to_exit(
+                &docker,
+                &run,
+                &spec.exact_image(),
+                Some(&["start"]),
+                "start",
+            )
+            .await;
             assert_eq!(code, 1, "kc.sh start without configuration: {output}");
             assert!(
                 output.contains("Updating the server image")
@@ -122,15 +129,22 @@ async fn the_keycloak_double_image_runs_the_double_binary_as_kc_sh() {
     }
 }
 
-/// Run `image` with `cmd` until it exits; its exit code and everything it printed.
-async fn run_to_exit(docker: &Docker, run: &TestRun, image: &str, cmd: &[&str]) -> (i64, String) {
-    let name = format!("{}-run", run.project());
+/// Run `image` with `cmd` (none: the image's own) until it exits, as container
+/// `<project>-<suffix>`; its exit code and everything it printed.
+async fn run_to_exit(
+    docker: &Docker,
+    run: &TestRun,
+    image: &str,
+    cmd: Option<&[&str]>,
+    suffix: &str,
+) -> (i64, String) {
+    let name = format!("{}-{suffix}", run.project());
     docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(&name).build()),
             ContainerCreateBody {
                 image: Some(image.to_string()),
-                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                cmd: cmd.map(|c| c.iter().map(|s| s.to_string()).collect()),
                 labels: Some(run.labels()),
                 ..Default::default()
             },
@@ -153,20 +167,14 @@ async fn run_to_exit(docker: &Docker, run: &TestRun, image: &str, cmd: &[&str]) 
         .state
         .and_then(|s| s.exit_code)
         .expect("exit code");
-    let chunks: Vec<_> = docker
-        .logs(
-            &name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .expect("logs");
-    (code, chunks.iter().map(|c| c.to_string()).collect())
+    (code, container_logs(docker, &name).await)
+}
+
+/// What the probe image printed (it must exit 0).
+async fn run_probe(docker: &Docker, run: &TestRun, image: &str, suffix: &str) -> String {
+    let (code, output) = run_to_exit(docker, run, image, None, suffix).await;
+    assert_eq!(code, 0, "the probe exits 0: {output}");
+    output
 }
 
 /// A small stand-in on the minbase rootfs: `cat` of one file whose content we control.
@@ -193,40 +201,6 @@ fn probe_spec(run: &TestRun, content: &str) -> ImageSpec {
 
 async fn image_id(docker: &Docker, image: &str) -> Option<String> {
     docker.inspect_image(image).await.ok().and_then(|i| i.id)
-}
-
-/// Run the probe image; what it printed.
-async fn run_probe(docker: &Docker, run: &TestRun, image: &str, suffix: &str) -> String {
-    let name = format!("{}-{suffix}", run.project());
-    docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            ContainerCreateBody {
-                image: Some(image.to_string()),
-                labels: Some(run.labels()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("create the probe");
-    docker
-        .start_container(&name, None)
-        .await
-        .expect("start the probe");
-    let _: Vec<_> = docker
-        .wait_container(&name, None)
-        .try_collect()
-        .await
-        .expect("the probe exits 0");
-    let chunks: Vec<_> = docker
-        .logs(
-            &name,
-            Some(LogsOptionsBuilder::default().stdout(true).build()),
-        )
-        .try_collect()
-        .await
-        .expect("logs");
-    chunks.iter().map(|c| c.to_string()).collect()
 }
 
 #[tokio::test]

@@ -12,10 +12,9 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
     PortBinding, VolumeCreateRequest,
 };
-use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
-use futures_util::TryStreamExt;
-use iamstack_test_support::{engine, standin, TestRun};
+use iamstack_test_support::{container_logs, engine, standin, TestRun};
 
 const READY_BUDGET: Duration = Duration::from_secs(300);
 
@@ -39,23 +38,6 @@ fn loopback_port_0(port: &str) -> (String, Option<Vec<PortBinding>>) {
             host_port: Some("0".into()),
         }]),
     )
-}
-
-async fn logs(docker: &Docker, name: &str) -> String {
-    let chunks: Vec<_> = docker
-        .logs(
-            name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        )
-        .try_collect()
-        .await
-        .unwrap_or_default();
-    chunks.iter().map(|c| c.to_string()).collect()
 }
 
 async fn host_port(docker: &Docker, name: &str, port: &str) -> u16 {
@@ -179,7 +161,7 @@ async fn the_keycloak_stand_in_reaches_the_postgres_stand_in_by_alias_and_become
             Err(e) => assert!(
                 Instant::now() < deadline,
                 "postgres never took a login: {e}\n{}",
-                logs(&docker, &pg).await
+                container_logs(&docker, &pg).await
             ),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -207,7 +189,7 @@ async fn the_keycloak_stand_in_reaches_the_postgres_stand_in_by_alias_and_become
             state.running == Some(true),
             "the Keycloak stand-in exited ({:?}):\n{}",
             state.exit_code,
-            logs(&docker, &kc).await
+            container_logs(&docker, &kc).await
         );
         if let Ok(resp) = http.get(&url).send().await {
             if resp.status().is_success() {
@@ -217,7 +199,7 @@ async fn the_keycloak_stand_in_reaches_the_postgres_stand_in_by_alias_and_become
         assert!(
             Instant::now() < deadline,
             "not ready in time:\n{}",
-            logs(&docker, &kc).await
+            container_logs(&docker, &kc).await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

@@ -125,18 +125,3 @@ async fn a_new_test_run_sweeps_dead_runs_and_spares_live_ones() {
     assert_eq!(live_left.len(), 3, "a live run lost objects: {live_left:?}");
     assert!(run.leftovers(&docker).await.expect("list").is_empty());
 }
-
-#[tokio::test]
-async fn test_runs_have_distinct_ids_projects_and_labels() {
-    let Some(docker) = engine().await else { return };
-    let a = TestRun::with_engine(&docker).await;
-    let b = TestRun::with_engine(&docker).await;
-    assert_ne!(a.id(), b.id());
-    assert_ne!(a.project(), b.project());
-    assert_eq!(a.label_arg(), format!("dev.iamstack.test-run={}", a.id()));
-    assert!(a.id().starts_with(&format!("{}-", std::process::id())));
-    assert_eq!(
-        a.labels().get(LABEL_TEST_RUN).map(String::as_str),
-        Some(a.id())
-    );
-}

@@ -1,0 +1,161 @@
+//! What can go wrong while bringing the stack up, each with the data its message needs and
+//! the row of the exit-code table it belongs to ([`StackError::kind`]).
+
+use crate::error::Kind;
+use crate::names;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// An object with the stack's name but without its label: someone else's.
+    #[error(
+        "{object} `{name}` exists but iamstack did not create it (it lacks the label \
+         `{label}={project}`); iamstack never touches it: remove or rename it, or pick another \
+         --project",
+        label = names::LABEL_STACK
+    )]
+    NotOurs {
+        object: &'static str,
+        name: String,
+        project: String,
+    },
+
+    /// Host ports the plan publishes that something else holds, one problem each.
+    #[error("{}", join(.0, "; "))]
+    PortsTaken(Vec<PortTaken>),
+
+    #[error(
+        "image `{image}` is not present locally and --pull never forbids pulling it; pull or \
+         build it first, or name a local image with {flag}"
+    )]
+    ImageMissing { image: String, flag: &'static str },
+
+    #[error(
+        "failed to pull image `{image}`: {reason}; check the name, the registry and your \
+         network, or name another image (one present locally, e.g. a mirror) with {flag}"
+    )]
+    PullFailed {
+        image: String,
+        reason: String,
+        flag: &'static str,
+    },
+
+    #[error("image `{image}` is still missing after its pull")]
+    MissingAfterPull { image: String },
+
+    #[error("container `{name}` disappeared")]
+    Disappeared { name: String },
+
+    #[error("container `{name}` publishes no host port for {port}/tcp")]
+    NoPublishedPort { name: String, port: u16 },
+
+    /// The container exited while we waited for it to become ready.
+    #[error(
+        "container `{name}` exited with code {code}{oom} before it was ready; its last {} log \
+         lines:\n{}",
+        super::readiness::LOG_TAIL,
+        indent(logs),
+        oom = if *oom_killed { " (killed for lack of memory: give Docker more)" } else { "" }
+    )]
+    Exited {
+        name: String,
+        /// The exit code, or `unknown`.
+        code: String,
+        oom_killed: bool,
+        logs: Vec<String>,
+    },
+
+    #[error(
+        "{service} (container `{name}`) was not ready after {secs} s; last probe: {last}; raise \
+         --timeout if this machine is slow; its last {} log lines:\n{}",
+        super::readiness::LOG_TAIL,
+        indent(logs)
+    )]
+    TimedOut {
+        service: &'static str,
+        name: String,
+        secs: u64,
+        last: String,
+        logs: Vec<String>,
+    },
+
+    /// Postgres refused the login for good: its data was initialised with other settings.
+    #[error(
+        "Postgres refused the login ({refusal}): its {data} was initialised with {initialised_with}, \
+         and Postgres only reads POSTGRES_* settings on first start; use {use_instead}, or {reset}"
+    )]
+    WrongCredentials {
+        refusal: String,
+        /// The volume or data directory, described.
+        data: String,
+        initialised_with: &'static str,
+        use_instead: &'static str,
+        reset: String,
+    },
+}
+
+/// One taken host port, with what holds it when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortTaken {
+    pub host_ip: std::net::IpAddr,
+    pub host_port: u16,
+    pub service: &'static str,
+    pub container_port: u16,
+    /// e.g. "container `x`", "process `nc` (pid 12)".
+    pub holder: Option<String>,
+    /// The flag that changes the port.
+    pub flag: &'static str,
+}
+
+impl std::fmt::Display for PortTaken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self
+            .holder
+            .as_ref()
+            .map(|h| format!(" by {h}"))
+            .unwrap_or_default();
+        write!(
+            f,
+            "port {} on {} (for {} {}) is taken{held}: free it, or choose another with {} (0 \
+             lets the engine choose)",
+            self.host_port, self.host_ip, self.service, self.container_port, self.flag
+        )
+    }
+}
+
+impl StackError {
+    /// The exit-code row; `None` for image problems and inconsistencies, which have no row of
+    /// their own yet (exit 1; image problems get one with the reliability work).
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            StackError::NotOurs { .. } | StackError::PortsTaken(_) => Some(Kind::Conflict),
+            StackError::Exited { .. }
+            | StackError::TimedOut { .. }
+            | StackError::WrongCredentials { .. } => Some(Kind::NotReady),
+            StackError::ImageMissing { .. }
+            | StackError::PullFailed { .. }
+            | StackError::MissingAfterPull { .. }
+            | StackError::Disappeared { .. }
+            | StackError::NoPublishedPort { .. } => None,
+        }
+    }
+}
+
+fn join(items: &[impl std::fmt::Display], separator: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// Log lines, indented and marked so they stand apart from the message.
+fn indent(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "  (no output)".to_string();
+    }
+    lines
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,90 @@
+//! A user and its password credential (the double's own salted SHA-256 scheme).
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{random_token, uuid, Realm, MASTER, VERIFY_EMAIL, VERIFY_PROFILE};
+
+/// A stored password: salted SHA-256 (the double's own scheme; Keycloak uses argon2/pbkdf2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordCredential {
+    pub id: String,
+    pub created_date: u64,
+    pub salt: String,
+    pub hash: String,
+}
+
+impl PasswordCredential {
+    pub fn new(password: &str, now_ms: u64) -> Self {
+        let salt = random_token(16);
+        Self {
+            id: uuid(),
+            created_date: now_ms,
+            hash: hash_password(&salt, password),
+            salt,
+        }
+    }
+    pub fn verify(&self, password: &str) -> bool {
+        hash_password(&self.salt, password) == self.hash
+    }
+}
+
+fn hash_password(salt: &str, password: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(password.as_bytes());
+    STANDARD.encode(hasher.finalize())
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    /// Always lower-case.
+    pub username: String,
+    /// Always lower-case.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_verified: bool,
+    pub enabled: bool,
+    pub created_timestamp: u64,
+    /// Internal attributes (e.g. `is_temporary_admin`); unmanaged attributes from requests are
+    /// dropped, as with Keycloak's default user profile.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub required_actions: Vec<String>,
+    pub password: Option<PasswordCredential>,
+    /// Internal id of the client whose service account this is.
+    pub service_account_client: Option<String>,
+    /// Realm roles beyond the default roles (the bootstrap admin has `admin`).
+    pub realm_roles: Vec<String>,
+}
+
+impl User {
+    /// Pending required actions at login, including those Keycloak derives (VERIFY_PROFILE when
+    /// the default user profile's user-context requirements are unmet outside master, and
+    /// VERIFY_EMAIL when the realm verifies emails).
+    pub fn pending_actions(&self, realm: &Realm) -> Vec<String> {
+        let mut actions = self.required_actions.clone();
+        let incomplete =
+            self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
+        if realm.name != MASTER && incomplete && !actions.iter().any(|a| a == VERIFY_PROFILE) {
+            actions.push(VERIFY_PROFILE.to_owned());
+        }
+        if realm.bool_setting("verifyEmail")
+            && !self.email_verified
+            && !actions.iter().any(|a| a == VERIFY_EMAIL)
+        {
+            actions.push(VERIFY_EMAIL.to_owned());
+        }
+        actions
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.realm_roles.iter().any(|r| r == "admin")
+    }
+}
