@@ -87,9 +87,8 @@ pub(super) async fn create_realm(
         return Err(refusal);
     }
     let message = resp.keycloak_message();
-    let refused_embedded = resp.status == StatusCode::BAD_REQUEST
-        && !message.contains("Unrecognized field")
-        && (realm.clients().len() + realm.users().len()) > 0;
+    let refused_embedded =
+        resp.status == StatusCode::BAD_REQUEST && (realm.clients().len() + realm.users().len()) > 0;
     if !refused_embedded {
         client.check(resp, &what)?;
         return Ok(Created::Whole);
