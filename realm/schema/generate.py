@@ -214,8 +214,7 @@ def add_field_or_method(cls, header):
     m = re.match(r'(.+?)\s+(\w+)$', rest, re.S)
     if not m:
         return
-    for name in [m.group(2)]:
-        cls.fields.append((name, parse_type(m.group(1)), anns, public))
+    cls.fields.append((m.group(2), parse_type(m.group(1)), anns, public))
 
 
 def add_method(cls, header):
@@ -428,16 +427,13 @@ def main():
     ap.add_argument("--root", default="RealmRepresentation")
     args = ap.parse_args()
 
-    classes, read = {}, []
+    classes = {}
     for dirpath, _, files in sorted(os.walk(args.representations)):
         for f in sorted(files):
             if f.endswith(".java"):
-                path = os.path.join(dirpath, f)
-                parse_file(path, classes)
-                read.append(os.path.relpath(path, args.representations))
+                parse_file(os.path.join(dirpath, f), classes)
     builder = SchemaBuilder(classes)
     builder.class_schema(args.root)
-    root = builder.defs[args.root]
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://iamstack.invalid/realm.schema.json",
@@ -452,7 +448,6 @@ def main():
         "$ref": f"#/$defs/{args.root}",
         "$defs": {k: builder.defs[k] for k in sorted(builder.defs)},
     }
-    del root
     json.dump(schema, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 
