@@ -55,6 +55,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print endpoints and credentials as environment variables.
     Env(EnvArgs),
+    /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.
+    Schema,
 }
 
 /// Which stack: shared by every command that talks to Docker.

@@ -31,5 +31,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => commands::apply::run(args, &reporter).await,
         Command::Verify(args) => commands::verify::run(args, &reporter).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
+        Command::Schema => commands::schema::run(),
     }
 }

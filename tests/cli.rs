@@ -39,7 +39,7 @@ fn iamstack(args: &[&str]) -> Run {
 fn help_lists_every_command() {
     let r = iamstack(&["--help"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for cmd in ["up", "down", "status", "apply", "verify", "env"] {
+    for cmd in ["up", "down", "status", "apply", "verify", "env", "schema"] {
         assert!(
             r.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
             "`{cmd}` missing from help:\n{}",
@@ -176,4 +176,21 @@ fn plain_output_keeps_stdout_clean_on_failure() {
     assert_eq!(r.code, 3);
     assert_eq!(r.stdout, "", "progress belongs on stderr");
     assert!(r.stderr.contains("- connect ..."), "{}", r.stderr);
+}
+
+#[test]
+fn schema_prints_the_realm_file_schema_editors_find_beside_the_builtin_realm() {
+    let r = iamstack(&["schema"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(schema["x-keycloak"]["version"], "26.2");
+    assert!(schema["$defs"]["ClientRepresentation"]["properties"]["redirectUris"].is_object());
+    // The same file the built-in realm names for editors, relative to it.
+    let committed = include_str!("../realm/realm.schema.json");
+    assert_eq!(r.stdout, committed);
+    let builtin = include_str!("../realm/testing.yaml");
+    assert_eq!(
+        builtin.lines().next(),
+        Some("# yaml-language-server: $schema=realm.schema.json")
+    );
 }

@@ -26,6 +26,11 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     } else {
         keycloak::load_realm_files(&args.realm.realm_files)?
     };
+    // The realm files were checked against 26.2's schema: say so when the image is another.
+    let image_warning = keycloak::realm_file::schema_version_warning(&config.keycloak_image);
+    if let (false, Some(message)) = (args.no_provision, image_warning) {
+        reporter.emit(Event::Warning { message });
+    }
     let plan = plan::plan(&config);
     let started = Instant::now();
 

@@ -2,10 +2,10 @@
 //! with its `clients` and `users` embedded, using Keycloak's own field names.
 //!
 //! Loading is read (`load`) -> parse and substitute `${VAR}` (`parse`, [`subst`]) ->
-//! validate the fields iamstack knows (`validate`) -> `model`. Known fields are typed and
-//! checked (errors name the file, the line and the field, through `position`); unknown
-//! fields are kept as they are and sent to Keycloak, which judges them (a 400 "Unrecognized
-//! field" is shown as Keycloak's own message). The loaded model fills in the defaults
+//! validate against Keycloak 26.2's schema and iamstack's own rules (`schema`, `validate`) ->
+//! `model`. Every field's name and type is checked before any request: an unknown field is
+//! refused with the nearest known name, a wrong type with the expected one (errors name the file,
+//! the line and the field, through `position`). The loaded model fills in the defaults
 //! iamstack always sends explicitly (keycloak-behaviour §12): `enabled: true`, `protocol`,
 //! `publicClient: false` and every flow flag.
 
@@ -15,6 +15,7 @@ mod load;
 mod model;
 mod parse;
 mod position;
+mod schema;
 pub mod subst;
 mod validate;
 
@@ -29,4 +30,5 @@ pub use model::{
 };
 pub use parse::parse_realm_file;
 pub use position::{locate, Seg};
+pub use schema::{schema_version_warning, REALM_SCHEMA, SCHEMA_KEYCLOAK_VERSION};
 pub use validate::CLIENT_FLOW_DEFAULTS;

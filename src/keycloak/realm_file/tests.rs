@@ -60,15 +60,22 @@ fn builtin_secret_comes_from_the_environment_when_set() {
 }
 
 #[test]
-fn unknown_fields_pass_through_to_the_request() {
-    let realm = parse(
-        "realm: r\nfrobnicate: 3\nclients:\n  - clientId: c\n    wibble: true\nusers:\n  - username: bob\n    zork: [1]\n",
-    )
-    .unwrap();
-    let body = realm.creation_body();
-    assert_eq!(body["frobnicate"], 3);
-    assert_eq!(body["clients"][0]["wibble"], true);
-    assert_eq!(body["users"][0]["zork"][0], 1);
+fn unknown_fields_are_refused_at_every_level() {
+    for (text, field) in [
+        ("realm: r\nfrobnicate: 3\n", "frobnicate"),
+        (
+            "realm: r\nclients:\n  - clientId: c\n    wibble: true\n",
+            "clients[0].wibble",
+        ),
+        (
+            "realm: r\nusers:\n  - username: bob\n    zork: [1]\n",
+            "users[0].zork",
+        ),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(message(&err).starts_with("unknown field"), "{err}");
+    }
 }
 
 #[test]

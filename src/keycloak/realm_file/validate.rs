@@ -1,16 +1,16 @@
-//! Validation: the parsed, substituted document against the fields iamstack knows, giving the
-//! model with its defaults filled in (keycloak-behaviour §12). One entry point, [`validate`]: a
-//! document in, a [`RealmFile`] or the first problem out, at a path that [`Source`] turns into
-//! file:line. Unknown fields pass through untouched, for Keycloak to judge.
+//! Validation: the parsed, substituted document against Keycloak 26.2's schema ([`schema`]:
+//! every field's name and type, nested objects included), then the rules the schema cannot
+//! express (required and unique names, masked secrets, public clients, the realm name's
+//! characters, the password credential), giving the model with its defaults filled in
+//! (keycloak-behaviour §12). One entry point, [`validate`]: a document in, a [`RealmFile`] or the
+//! first problem out, at a path that [`Source`] turns into file:line.
 
 use serde_json::{Map, Value};
 
-use super::field_checks::Scalar::{Bool, Int, Str};
-use super::field_checks::{
-    check_string_list, check_types, key_path, normalise_attributes, required_string, Scalar,
-};
-use super::model::{ClientSpec, Password, RealmFile, UserSpec, CLIENT_SET_FIELDS, USER_SET_FIELDS};
+use super::field_checks::{key_path, normalise_attributes, required_string};
+use super::model::{ClientSpec, Password, RealmFile, UserSpec};
 use super::position::{Seg, Source};
+use super::schema;
 use super::RealmFileError;
 
 /// Characters Keycloak refuses in a realm name (`ReservedCharValidator`).
@@ -18,45 +18,6 @@ const RESERVED_REALM_CHARS: &[char] = &[
     ':', '/', '?', '#', '@', '!', '$', '&', '(', ')', '*', '+', ',', ';', '=', '[', ']', '\\',
 ];
 
-const REALM_FIELDS: &[(&str, Scalar)] = &[
-    ("displayName", Str),
-    ("displayNameHtml", Str),
-    ("sslRequired", Str),
-    ("loginTheme", Str),
-    ("enabled", Bool),
-    ("registrationAllowed", Bool),
-    ("resetPasswordAllowed", Bool),
-    ("rememberMe", Bool),
-    ("verifyEmail", Bool),
-    ("loginWithEmailAllowed", Bool),
-    ("duplicateEmailsAllowed", Bool),
-    ("bruteForceProtected", Bool),
-    ("accessTokenLifespan", Int),
-    ("ssoSessionIdleTimeout", Int),
-    ("ssoSessionMaxLifespan", Int),
-    ("accessCodeLifespan", Int),
-];
-const CLIENT_FIELDS: &[(&str, Scalar)] = &[
-    ("name", Str),
-    ("description", Str),
-    ("rootUrl", Str),
-    ("baseUrl", Str),
-    ("adminUrl", Str),
-    ("protocol", Str),
-    ("secret", Str),
-    ("clientAuthenticatorType", Str),
-    ("enabled", Bool),
-    ("publicClient", Bool),
-    ("bearerOnly", Bool),
-    ("consentRequired", Bool),
-    ("fullScopeAllowed", Bool),
-    ("frontchannelLogout", Bool),
-    ("authorizationServicesEnabled", Bool),
-    ("standardFlowEnabled", Bool),
-    ("implicitFlowEnabled", Bool),
-    ("directAccessGrantsEnabled", Bool),
-    ("serviceAccountsEnabled", Bool),
-];
 /// Flow flags: always sent explicitly, with these defaults when the file omits them.
 pub const CLIENT_FLOW_DEFAULTS: &[(&str, bool)] = &[
     ("standardFlowEnabled", true),
@@ -64,17 +25,11 @@ pub const CLIENT_FLOW_DEFAULTS: &[(&str, bool)] = &[
     ("directAccessGrantsEnabled", false),
     ("serviceAccountsEnabled", false),
 ];
-const USER_FIELDS: &[(&str, Scalar)] = &[
-    ("email", Str),
-    ("firstName", Str),
-    ("lastName", Str),
-    ("enabled", Bool),
-    ("emailVerified", Bool),
-];
-const CREDENTIAL_FIELDS: &[(&str, Scalar)] = &[("type", Str), ("value", Str), ("temporary", Bool)];
-
 /// Validate one realm document (the root of the file) into the model.
-pub fn validate(root: Value, src: &Source) -> Result<RealmFile, RealmFileError> {
+pub fn validate(mut root: Value, src: &Source) -> Result<RealmFile, RealmFileError> {
+    if root.is_object() {
+        schema::check(&mut root, src)?;
+    }
     let Value::Object(mut fields) = root else {
         return Err(src.error(
             &[],
@@ -88,7 +43,6 @@ pub fn validate(root: Value, src: &Source) -> Result<RealmFile, RealmFileError> 
             format!("character `{c}` is not allowed in a realm name"),
         ));
     }
-    check_types(&mut fields, &[], REALM_FIELDS, src)?;
     fields.entry("enabled").or_insert(Value::Bool(true));
 
     let clients = list_of(
@@ -164,16 +118,6 @@ fn validate_client(item: Value, path: &[Seg], src: &Source) -> Result<ClientSpec
         return Err(src.error(path, "expected a mapping (a Keycloak ClientRepresentation)"));
     };
     let client_id = required_string(&fields, "clientId", path, src)?;
-    check_types(&mut fields, path, CLIENT_FIELDS, src)?;
-    for key in CLIENT_SET_FIELDS {
-        check_string_list(&fields, key, path, src)?;
-    }
-    // Client attributes are `Map<String, String>` in Keycloak: scalars become strings.
-    normalise_attributes(&mut fields, path, src, "strings", "a string", |v| match v {
-        Value::String(_) => Some(v.clone()),
-        Value::Bool(_) | Value::Number(_) => Some(Value::String(v.to_string())),
-        _ => None,
-    })?;
 
     if let Some(root) = fields.get("rootUrl").and_then(Value::as_str) {
         if !root.is_empty() {
@@ -245,10 +189,6 @@ fn validate_user(item: Value, path: &[Seg], src: &Source) -> Result<UserSpec, Re
             "a username has 3 to 255 characters (Keycloak's user profile)",
         ));
     }
-    check_types(&mut fields, path, USER_FIELDS, src)?;
-    for key in USER_SET_FIELDS {
-        check_string_list(&fields, key, path, src)?;
-    }
     if let Some(email) = fields.get("email").and_then(Value::as_str) {
         if !email.is_empty() && !email.contains('@') {
             return Err(src.error(
@@ -306,13 +246,12 @@ fn credentials(
     for (i, cred) in creds.into_iter().enumerate() {
         let mut cpath = path.to_vec();
         cpath.push(Seg::Index(i));
-        let Value::Object(mut cred) = cred else {
+        let Value::Object(cred) = cred else {
             return Err(src.error(
                 &cpath,
                 "expected a mapping like `{type: password, value: ..., temporary: false}`",
             ));
         };
-        check_types(&mut cred, &cpath, CREDENTIAL_FIELDS, src)?;
         let kind = cred
             .get("type")
             .and_then(Value::as_str)

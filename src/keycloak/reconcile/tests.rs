@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 
 use super::classify_password_check;
-use super::write::says_realm_exists;
+use super::write::{says_realm_exists, unknown_field_refusal};
 use crate::keycloak::client::ApiResponse;
 use crate::keycloak::diff::PasswordCheck;
 
@@ -72,4 +72,28 @@ fn realm_exists_answers_of_every_26_2_patch() {
         400,
         r#"{"errorMessage":"Realm name cannot be empty"}"#
     )));
+}
+
+#[test]
+fn an_unreadable_realm_body_is_an_unknown_field_not_a_reason_to_fall_back() {
+    let refused = resp(
+        400,
+        r#"{"errorMessage":"unable to read contents from stream"}"#,
+    );
+    let err = unknown_field_refusal(&refused, "create realm `r`").expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("unable to read contents from stream"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a field of the realm file is unknown to this Keycloak"),
+        "{text}"
+    );
+    assert_eq!(crate::error::exit_code(&anyhow::Error::from(err)), 6);
+    assert!(unknown_field_refusal(
+        &resp(400, r#"{"errorMessage":"Realm name cannot be empty"}"#),
+        "create realm `r`"
+    )
+    .is_none());
 }

@@ -25,6 +25,28 @@ pub(super) fn says_realm_exists(resp: &ApiResponse) -> bool {
         && (msg.contains("already exists") || msg.contains("Conflict detected"))
 }
 
+/// Keycloak's answer when the realm POST's body does not bind to a `RealmRepresentation`
+/// (an unknown field at any level, a wrong type): the realm import reads the body from a
+/// stream and names no field (keycloak-behaviour §6).
+const UNREADABLE_REALM: &str = "unable to read contents from stream";
+
+/// A realm POST refused because its body names a field this Keycloak does not know. Never a
+/// reason to fall back to one by one: the same field would be refused there, after the realm
+/// was made. Shown with Keycloak's message and what it means.
+pub(super) fn unknown_field_refusal(resp: &ApiResponse, what: &str) -> Option<AdminError> {
+    let message = resp.keycloak_message();
+    (resp.status == StatusCode::BAD_REQUEST && message.contains(UNREADABLE_REALM)).then(|| {
+        AdminError::BadRequest {
+            what: what.to_string(),
+            message: format!(
+                "{message} (Keycloak's realm import names no field: a field of the realm file is \
+                 unknown to this Keycloak, or has a type it cannot read; the file matches Keycloak \
+                 26.2's schema (`iamstack schema`), so this Keycloak is probably another version)"
+            ),
+        }
+    })
+}
+
 /// Create the realm with its clients and users embedded (one request); when Keycloak refuses
 /// that form, one by one.
 pub(super) async fn create_realm(
@@ -60,11 +82,13 @@ pub(super) async fn create_realm(
     if says_realm_exists(&resp) || resp.status == StatusCode::CONFLICT {
         return Ok(Created::AlreadyExists);
     }
-    let message = resp.keycloak_message();
     // A field Keycloak does not know fails the same way one by one: show it now, unwritten.
-    let refused_embedded = resp.status == StatusCode::BAD_REQUEST
-        && !message.contains("Unrecognized field")
-        && (realm.clients().len() + realm.users().len()) > 0;
+    if let Some(refusal) = unknown_field_refusal(&resp, &what) {
+        return Err(refusal);
+    }
+    let message = resp.keycloak_message();
+    let refused_embedded =
+        resp.status == StatusCode::BAD_REQUEST && (realm.clients().len() + realm.users().len()) > 0;
     if !refused_embedded {
         client.check(resp, &what)?;
         return Ok(Created::Whole);

@@ -10,7 +10,9 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::clients::create_client_in;
-use super::request::{created, no_content, parse_rep, realm_not_found, str_of, Admin};
+use super::request::{
+    created, no_content, parse_realm_import, parse_rep, realm_not_found, str_of, Admin,
+};
 use super::users::create_user_in;
 use crate::http::{json_response, ApiError};
 use crate::model::{Realm, State, KEYCLOAK_VERSION, MASTER};
@@ -91,7 +93,7 @@ pub(super) async fn create_realm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let rep = parse_rep(&headers, &body, &schema::REALM)?;
+    let rep = parse_realm_import(&headers, &body)?;
     let conflict = app.config.realm_conflict;
     let now = app.clock.now_ms();
     let name = app

@@ -82,6 +82,27 @@ pub fn parse_rep(
     }
 }
 
+/// The body of `POST /admin/realms`. Keycloak's realm import reads it from a stream
+/// (`RealmsAdminResource.importRealm`), not as a typed body, so whatever does not bind to a
+/// `RealmRepresentation` (an unknown field at any depth, malformed JSON, no object) is one 400
+/// that names nothing, unlike the typed PUTs' `Unrecognized field` (keycloak-behaviour §6). The
+/// media type is still checked first (415).
+pub fn parse_realm_import(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
+    parse_rep(headers, body, &crate::schema::REALM).map_err(|e| {
+        if e.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            e
+        } else {
+            ApiError::a(
+                StatusCode::BAD_REQUEST,
+                "unable to read contents from stream",
+            )
+        }
+    })
+}
+
 pub fn str_of<'a>(rep: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     rep.get(key).and_then(Value::as_str)
 }
