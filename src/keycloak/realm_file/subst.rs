@@ -3,6 +3,10 @@
 //! Rules (README "Realm files"): `${NAME}` is the variable's value and an error when it is
 //! not set; `${NAME:-default}` falls back to `default` when the variable is unset or empty;
 //! `$${` is a literal `${`; a `$` not followed by `{` is literal (`test-user$123`).
+//! Variable names are environment-variable names: capitals, digits and `_`. A reference that
+//! starts with a lowercase letter is Keycloak's own and stays as written: realm exports carry
+//! message keys such as `${client_account}` or `${role_default-roles}` (display texts Keycloak
+//! translates) and vault references such as `${vault.smtp_password}`.
 //! Substitution runs on parsed string values, never on raw text, so a value containing YAML
 //! syntax (`#`, `: `, quotes) cannot change the file's structure.
 
@@ -11,7 +15,8 @@
 pub enum SubstError {
     /// `${NAME}` without a default, and `NAME` is not set.
     Undefined { name: String },
-    /// `${` without a closing `}`, or a name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+    /// `${` without a closing `}`, or a name that is neither `[A-Z_][A-Z0-9_]*` nor one of
+    /// Keycloak's own references (starting with a lowercase letter).
     Malformed { reference: String },
 }
 
@@ -56,6 +61,11 @@ pub fn substitute(
                 Some((n, d)) => (n, Some(d)),
                 None => (body, None),
             };
+            if is_keycloak_reference(body) {
+                out.push_str(&rest[pos..pos + 2 + end + 1]);
+                rest = &body_start[end + 1..];
+                continue;
+            }
             if !valid_name(name) {
                 return Err(SubstError::Malformed {
                     reference: format!("${{{body}}}"),
@@ -82,12 +92,19 @@ pub fn substitute(
     Ok(out)
 }
 
+/// An environment variable's name: `[A-Z_][A-Z0-9_]*`.
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Keycloak's own `${...}`: a message key (`client_account`, `role_default-roles`,
+/// `profileScopeConsentText`) or a vault reference (`vault.smtp_password`).
+fn is_keycloak_reference(body: &str) -> bool {
+    body.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -155,5 +172,25 @@ mod tests {
             substitute("${1A}", &env),
             Err(SubstError::Malformed { .. })
         ));
+        assert!(matches!(
+            substitute("${Camel}", &env),
+            Err(SubstError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn keycloaks_own_references_in_a_realm_export_stay_as_written() {
+        for own in [
+            "${client_account}",
+            "${role_default-roles}",
+            "${profileScopeConsentText}",
+            "${vault.smtp_password}",
+        ] {
+            assert_eq!(substitute(own, &env).unwrap(), own);
+        }
+        assert_eq!(
+            substitute("${client_account} of ${SECRET}", &env).unwrap(),
+            "${client_account} of s3cr$t"
+        );
     }
 }

@@ -110,6 +110,12 @@ fn the_representative_export_loads() {
     assert_eq!(realm.name(), "shop");
     assert_eq!(realm.clients().len(), 2);
     assert_eq!(realm.users().len(), 2);
+    // Keycloak's own `${...}` (message keys, vault references) stay as written.
+    let sent = realm.creation_body().to_string();
+    assert!(
+        sent.contains("${role_default-roles}") && sent.contains("${vault.github_secret}"),
+        "Keycloak's references kept: {sent}"
+    );
     // A typo anywhere in it is caught, with its JSON line.
     let typo = text.replace("\"subGroupCount\"", "\"subGroupCounts\"");
     let err = parse_realm_file(&typo, "x.json", true, &|_| None).unwrap_err();
