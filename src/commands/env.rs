@@ -11,6 +11,7 @@ use crate::keycloak::discovery::{front_end_url, read_discovery};
 use crate::keycloak::endpoints::{self, EnvInputs};
 use crate::keycloak::{self, AdminClient, AdminError};
 use crate::report::Reporter;
+use crate::stack::plan::url_host;
 
 pub async fn run(args: EnvArgs, _reporter: &Reporter) -> anyhow::Result<u8> {
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
@@ -189,14 +190,6 @@ async fn not_this_machine_warning(keycloak_url: &url::Url) -> Option<String> {
              {host}` to /etc/hosts"
         )
     })
-}
-
-/// An address as the host part of a URL (IPv6 in brackets).
-fn url_host(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(a) => a.to_string(),
-        std::net::IpAddr::V6(a) => format!("[{a}]"),
-    }
 }
 
 #[cfg(test)]

@@ -56,8 +56,8 @@ pub fn front_end_url(probe: &Url, kc_hostname: Option<&str>) -> Url {
             }
         }
         // An IPv6 literal goes into a URL in brackets.
-        let host = match host.parse::<std::net::Ipv6Addr>() {
-            Ok(v6) => format!("[{v6}]"),
+        let host = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => crate::stack::plan::url_host(ip),
             Err(_) => host.to_string(),
         };
         if url.set_host(Some(&host)).is_err() {

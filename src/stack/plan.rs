@@ -332,12 +332,17 @@ pub fn probe_host(bind: IpAddr) -> IpAddr {
     }
 }
 
+/// An address as the host part of a URL (IPv6 in brackets).
+pub fn url_host(host: IpAddr) -> String {
+    match host {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
 /// `host:port` for a URL (IPv6 in brackets).
 pub fn host_port(host: IpAddr, port: u16) -> String {
-    match host {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-    }
+    format!("{}:{port}", url_host(host))
 }
 
 #[cfg(test)]
