@@ -2,8 +2,8 @@
 //! Only the master realm's `admin` role may call it; a missing or expired bearer gives 401.
 //!
 //! - [`request`]: the admin caller, representation parsing, the create/update sequence;
-//! - [`realms`], [`clients`] (with [`client_rules`]), [`users`] (with [`user_search`]): one module
-//!   per resource.
+//! - [`realms`], [`clients`] (with [`client_rules`]), [`users`] (with [`user_search`] and
+//!   [`profile`]: the realm's user profile, a user's sessions): one module per resource.
 
 use axum::routing::{get, put};
 use axum::Router;
@@ -12,6 +12,7 @@ use crate::server::AppState;
 
 pub mod client_rules;
 pub mod clients;
+pub mod profile;
 pub mod realms;
 pub mod request;
 pub mod user_search;
@@ -60,6 +61,14 @@ pub fn routes() -> Router<AppState> {
             get(list_users).post(create_user),
         )
         .route("/admin/realms/{realm}/users/count", get(count_users))
+        .route(
+            "/admin/realms/{realm}/users/profile",
+            get(profile::get_profile).put(profile::put_profile),
+        )
+        .route(
+            "/admin/realms/{realm}/users/{id}/sessions",
+            get(profile::user_sessions),
+        )
         .route(
             "/admin/realms/{realm}/users/{id}",
             get(get_user).put(update_user).delete(delete_user),

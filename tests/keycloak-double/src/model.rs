@@ -7,8 +7,8 @@
 //! merge. Users are typed.
 
 //!
-//! One module per kind of object: [`realm`], [`client`], [`user`], [`session`] (SSO sessions and
-//! codes), [`keys`].
+//! One module per kind of object: [`realm`], [`client`], [`user`] (with the realm's
+//! [`user_profile`]), [`session`] (SSO sessions and codes), [`keys`].
 
 use std::collections::BTreeMap;
 
@@ -22,6 +22,7 @@ mod keys;
 mod realm;
 mod session;
 mod user;
+pub mod user_profile;
 
 pub use client::{default_client_fields, Client};
 pub use keys::{RealmKeys, RsaPublicJwk};

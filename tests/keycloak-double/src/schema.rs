@@ -14,7 +14,7 @@
 
 mod representations;
 
-pub use representations::{CLIENT, CREDENTIAL, REALM, REALM_COLLECTIONS, USER};
+pub use representations::{CLIENT, CREDENTIAL, REALM, REALM_COLLECTIONS, UP_CONFIG, USER};
 
 /// What a JSON value is expected to be.
 #[derive(Clone, Copy, Debug)]

@@ -129,6 +129,7 @@ pub fn import_realm(
     }
     let mut realm = Realm::new(&name, str_of(rep, "id").map(str::to_owned), now_ms);
     apply_realm_settings(&mut realm, rep);
+    realm.user_profile = crate::model::user_profile::from_realm_import(rep);
     if let Some(Value::Array(clients)) = rep.get("clients") {
         for client in clients {
             if let Value::Object(client) = client {

@@ -42,12 +42,39 @@ fn matches_search(user: &User, search: &str) -> bool {
     s.is_empty() || fields.into_iter().flatten().any(test)
 }
 
-pub fn filter_users<'a>(realm: &'a Realm, q: &HashMap<String, String>) -> Vec<&'a User> {
+/// The parameters that make `UsersResource#getUsers` search by attributes, which includes
+/// service-account users (`searchForUser(..., includeServiceAccounts = true)`); `search=` and
+/// no parameter at all leave them out.
+const ATTRIBUTE_PARAMS: &[&str] = &[
+    "username",
+    "email",
+    "firstName",
+    "lastName",
+    "emailVerified",
+    "enabled",
+    "exact",
+    "idpAlias",
+    "idpUserId",
+    "q",
+];
+
+/// Does `GET /users` with these parameters include service-account users?
+pub fn lists_service_accounts(q: &HashMap<String, String>) -> bool {
+    !q.contains_key("search") && ATTRIBUTE_PARAMS.iter().any(|p| q.contains_key(*p))
+}
+
+/// The users matching `q`, sorted by username; service accounts only when
+/// `include_service_accounts` (the double's `GET /users/count` leaves them out: not modelled).
+pub fn filter_users<'a>(
+    realm: &'a Realm,
+    q: &HashMap<String, String>,
+    include_service_accounts: bool,
+) -> Vec<&'a User> {
     let exact = q.get("exact").map(String::as_str) == Some("true");
     let mut users: Vec<&User> = realm
         .users
         .iter()
-        .filter(|u| u.service_account_client.is_none())
+        .filter(|u| include_service_accounts || u.service_account_client.is_none())
         .filter(|u| {
             q.get("username")
                 .is_none_or(|w| matches_text(Some(&u.username), w, exact))

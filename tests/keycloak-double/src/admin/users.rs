@@ -1,7 +1,7 @@
 //! Users (keycloak-behaviour §5): search, count, create (also embedded at realm import), read,
 //! update through the user profile, delete, and the password reset.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxumState};
@@ -13,9 +13,9 @@ use super::request::{
     bool_of, create_in_realm, no_content, present, realm_not_found, str_of, update_in_realm,
     user_not_found, Admin,
 };
-use super::user_search::filter_users;
+use super::user_search::{filter_users, lists_service_accounts};
 use crate::http::{json_response, ApiError};
-use crate::model::{uuid, PasswordCredential, Realm, User, UPDATE_PASSWORD};
+use crate::model::{user_profile, uuid, PasswordCredential, Realm, User, UPDATE_PASSWORD};
 use crate::schema;
 use crate::server::AppState;
 
@@ -29,7 +29,7 @@ pub(super) async fn list_users(
     let max: usize = q.get("max").and_then(|v| v.parse().ok()).unwrap_or(100);
     let list = app
         .read_realm(&realm, realm_not_found, |realm| {
-            Ok(filter_users(realm, &q)
+            Ok(filter_users(realm, &q, lists_service_accounts(&q))
                 .into_iter()
                 .skip(first)
                 .take(max)
@@ -47,7 +47,9 @@ pub(super) async fn count_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let count = app
-        .read_realm(&realm, realm_not_found, |r| Ok(filter_users(r, &q).len()))
+        .read_realm(&realm, realm_not_found, |r| {
+            Ok(filter_users(r, &q, false).len())
+        })
         .await?;
     Ok(json_response(StatusCode::OK, &json!(count)))
 }
@@ -97,7 +99,11 @@ fn check_email(realm: &Realm, email: &str, except: Option<&str>) -> Result<(), A
     Ok(())
 }
 
-fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64) {
+/// The password of `credentials` (`RepresentationToModel#createCredentials`). A temporary one
+/// adds UPDATE_PASSWORD only through the admin API's create and update
+/// (`UserResource#updateUserFromRep`); the realm import (`DefaultExportImportManager#createUser`)
+/// never reads `temporary`.
+fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64, import: bool) {
     let Some(Value::Array(creds)) = rep.get("credentials") else {
         return;
     };
@@ -106,19 +112,55 @@ fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64) {
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or("password");
-        let Some(value) = cred.get("value").and_then(Value::as_str) else {
-            continue;
-        };
         if kind != "password" {
             continue;
         }
-        user.password = Some(PasswordCredential::new(value, now_ms));
-        if cred.get("temporary").and_then(Value::as_bool) == Some(true)
+        if let Some(value) = cred
+            .get("value")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+        {
+            user.password = Some(PasswordCredential::new(value, now_ms));
+        }
+        if !import
+            && cred.get("temporary").and_then(Value::as_bool) == Some(true)
             && !user.required_actions.iter().any(|a| a == UPDATE_PASSWORD)
         {
             user.required_actions.push(UPDATE_PASSWORD.to_owned());
         }
     }
+}
+
+/// May the admin API write attribute `name` under this profile? Declared ones, and
+/// undeclared ones when `unmanagedAttributePolicy` allows admins to edit them.
+fn admin_may_write(profile: &Value, name: &str) -> bool {
+    !user_profile::ROOT_ATTRIBUTES.contains(&name)
+        && (user_profile::is_declared(profile, name)
+            || user_profile::admin_may_write_unmanaged(profile))
+}
+
+/// The request's `attributes` the realm's user profile keeps (`None` without `attributes`);
+/// undeclared ones under the default policy are dropped without an error, as Keycloak does.
+fn writable_attributes(
+    realm: &Realm,
+    rep: &Map<String, Value>,
+) -> Option<BTreeMap<String, Vec<String>>> {
+    let attrs = rep.get("attributes")?.as_object()?;
+    let profile = realm.user_profile();
+    Some(
+        attrs
+            .iter()
+            .filter(|(name, _)| admin_may_write(&profile, name))
+            .map(|(name, v)| {
+                let values = match v {
+                    Value::String(s) => vec![s.clone()],
+                    other => crate::model::string_list(Some(other)),
+                };
+                (name.clone(), values)
+            })
+            .filter(|(_, values)| !values.is_empty())
+            .collect(),
+    )
 }
 
 /// `POST /users` (and embedded users at realm import, where a given `id` is kept).
@@ -174,7 +216,10 @@ pub fn create_user_in(
         required_actions: crate::model::string_list(rep.get("requiredActions")),
         ..User::default()
     };
-    apply_credentials(&mut user, rep, now_ms);
+    if let Some(kept) = writable_attributes(realm, rep) {
+        user.attributes = kept;
+    }
+    apply_credentials(&mut user, rep, now_ms, import);
     realm.users.push(user);
     Ok(id)
 }
@@ -256,7 +301,14 @@ pub fn update_user_in(
     if present(rep, "requiredActions") {
         user.required_actions = crate::model::string_list(rep.get("requiredActions"));
     }
-    apply_credentials(&mut user, rep, now_ms);
+    if let Some(kept) = writable_attributes(realm, rep) {
+        // The profile's writable attributes are replaced; the rest (internal ones) stay.
+        let profile = realm.user_profile();
+        user.attributes
+            .retain(|name, _| !admin_may_write(&profile, name));
+        user.attributes.extend(kept);
+    }
+    apply_credentials(&mut user, rep, now_ms, false);
     let disabled = !user.enabled;
     if let Some(slot) = realm.user_by_id_mut(id) {
         *slot = user;

@@ -32,6 +32,9 @@ pub struct Realm {
     /// Revoked access tokens: `jti` -> `exp` (kept until they expire anyway).
     #[serde(default)]
     pub revoked_tokens: BTreeMap<String, u64>,
+    /// The declarative user profile (`UPConfig`), `None` for Keycloak's default.
+    #[serde(default)]
+    pub user_profile: Option<Value>,
 }
 
 /// Settings of a new realm (RealmManager#setupRealmDefaults and the import defaults).
@@ -144,6 +147,7 @@ impl Realm {
             codes: BTreeMap::new(),
             auth_sessions: BTreeMap::new(),
             revoked_tokens: BTreeMap::new(),
+            user_profile: None,
         };
         realm.add_builtin_clients();
         realm
@@ -181,6 +185,13 @@ impl Realm {
             }
             self.clients.push(Client { id: uuid(), fields });
         }
+    }
+
+    /// The realm's user profile (Keycloak's default unless one was set or imported).
+    pub fn user_profile(&self) -> Value {
+        self.user_profile
+            .clone()
+            .unwrap_or_else(super::user_profile::default_config)
     }
 
     pub fn setting(&self, key: &str) -> Option<&Value> {
@@ -314,6 +325,21 @@ impl Realm {
             }
             if let Some(v) = &user.email {
                 map.insert("email".into(), json!(v));
+            }
+            // Attributes the user profile lets admins read (ModelToRepresentation, then the
+            // profile's readable attributes): declared ones, and the rest when a policy is set.
+            let profile = self.user_profile();
+            let readable: Map<String, Value> = user
+                .attributes
+                .iter()
+                .filter(|(name, _)| {
+                    super::user_profile::is_declared(&profile, name)
+                        || super::user_profile::admin_may_read_unmanaged(&profile)
+                })
+                .map(|(name, values)| (name.clone(), json!(values)))
+                .collect();
+            if !readable.is_empty() {
+                map.insert("attributes".into(), Value::Object(readable));
             }
             if let Some(client) = user
                 .service_account_client

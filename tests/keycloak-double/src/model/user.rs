@@ -53,8 +53,9 @@ pub struct User {
     pub email_verified: bool,
     pub enabled: bool,
     pub created_timestamp: u64,
-    /// Internal attributes (e.g. `is_temporary_admin`); unmanaged attributes from requests are
-    /// dropped, as with Keycloak's default user profile.
+    /// Attributes: internal ones (e.g. `is_temporary_admin`) and those the realm's user profile
+    /// let an admin write (see `admin::users`); undeclared ones are dropped under the default
+    /// profile, as Keycloak does.
     pub attributes: BTreeMap<String, Vec<String>>,
     pub required_actions: Vec<String>,
     pub password: Option<PasswordCredential>,
@@ -66,12 +67,11 @@ pub struct User {
 
 impl User {
     /// Pending required actions at login, including those Keycloak derives (VERIFY_PROFILE when
-    /// the default user profile's user-context requirements are unmet outside master, and
+    /// an attribute the realm's user profile requires of users is missing, outside master, and
     /// VERIFY_EMAIL when the realm verifies emails).
     pub fn pending_actions(&self, realm: &Realm) -> Vec<String> {
         let mut actions = self.required_actions.clone();
-        let incomplete =
-            self.email.is_none() || self.first_name.is_none() || self.last_name.is_none();
+        let incomplete = !self.missing_required(realm).is_empty();
         if realm.name != MASTER && incomplete && !actions.iter().any(|a| a == VERIFY_PROFILE) {
             actions.push(VERIFY_PROFILE.to_owned());
         }
@@ -82,6 +82,25 @@ impl User {
             actions.push(VERIFY_EMAIL.to_owned());
         }
         actions
+    }
+
+    /// The attributes the realm's user profile requires of users that this user lacks.
+    pub fn missing_required(&self, realm: &Realm) -> Vec<String> {
+        super::user_profile::required_for_user(&realm.user_profile())
+            .into_iter()
+            .filter(|name| self.profile_value(name).is_none_or(str::is_empty))
+            .collect()
+    }
+
+    /// The value of a profile attribute (root fields, else the first attribute value).
+    pub fn profile_value(&self, name: &str) -> Option<&str> {
+        match name {
+            "username" => Some(self.username.as_str()),
+            "email" => self.email.as_deref(),
+            "firstName" => self.first_name.as_deref(),
+            "lastName" => self.last_name.as_deref(),
+            other => self.attributes.get(other)?.first().map(String::as_str),
+        }
     }
 
     pub fn is_admin(&self) -> bool {

@@ -30,6 +30,16 @@ pub static CREDENTIAL: Class = Class {
     ],
 };
 
+/// `org.keycloak.representations.userprofile.config.UPConfig` (`PUT /users/profile`).
+pub static UP_CONFIG: Class = Class {
+    name: "UPConfig",
+    fields: &[
+        ("attributes", ANY),
+        ("groups", ANY),
+        ("unmanagedAttributePolicy", ANY),
+    ],
+};
+
 static CREDENTIAL_SHAPE: Shape = Shape::Object(&CREDENTIAL);
 
 pub static USER: Class = Class {
