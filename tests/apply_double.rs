@@ -10,6 +10,7 @@ use iamstack::keycloak::{
     self, diff::Observed, diff::RealmPlan, reconcile, AdminClient, ApplySummary, RealmFile,
 };
 use iamstack::report::{Action, Mode, Reporter};
+use iamstack_test_support::AdminApi;
 use keycloak_double::{DoubleConfig, RealmConflict, RunningDouble};
 use serde_json::{json, Value};
 
@@ -62,70 +63,24 @@ fn all(summary: &ApplySummary, action: Action) -> bool {
     !summary.objects.is_empty() && summary.objects.iter().all(|o| o.action == action)
 }
 
-/// A raw admin session for tests to read state and make drift, independent of iamstack's client.
-struct Raw {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+/// A raw admin session (shared test support) with this file's shortcuts for the built-in realm.
+type Raw = AdminApi;
+
+async fn login(base: &url::Url) -> Raw {
+    AdminApi::login(base.as_str()).await
 }
 
-impl Raw {
-    async fn login(base: &url::Url) -> Raw {
-        let base = base.as_str().trim_end_matches('/').to_string();
-        let http = reqwest::Client::new();
-        let token = iamstack_test_support::admin_token(&base).await;
-        Raw { http, base, token }
-    }
+async fn test_client(raw: &Raw) -> Value {
+    raw.get("/admin/realms/testing/clients?clientId=test-client")
+        .await[0]
+        .clone()
+}
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header("accept", "application/json");
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, v) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}");
-        v
-    }
-
-    async fn client(&self) -> Value {
-        self.get("/admin/realms/testing/clients?clientId=test-client")
-            .await[0]
-            .clone()
-    }
-
-    async fn user_id(&self) -> String {
-        self.get("/admin/realms/testing/users?username=test-user&exact=true")
-            .await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    async fn token(&self, realm: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(format!(
-                "{}/realms/{realm}/protocol/openid-connect/token",
-                self.base
-            ))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
+async fn test_user_id(raw: &Raw) -> String {
+    raw.user("testing", "test-user").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn password_grant(raw: &Raw, secret: &str, password: &str) -> u16 {
@@ -144,11 +99,10 @@ async fn password_grant(raw: &Raw, secret: &str, password: &str) -> u16 {
     .0
 }
 
-/// Requests that write nothing: GETs under /admin/, and token-endpoint POSTs (the admin login
-/// and the password check).
+/// Requests that write nothing to the realm: anything but a POST, PUT or DELETE under /admin/
+/// (the admin login, the password check and the logout that ends its session are not writes).
 fn is_read(r: &keycloak_double::RecordedRequest) -> bool {
-    (r.method == "GET" && r.path.starts_with("/admin/"))
-        || (r.method == "POST" && r.path.ends_with("/protocol/openid-connect/token"))
+    r.method == "GET" || !r.path.starts_with("/admin/")
 }
 
 #[tokio::test]
@@ -175,11 +129,11 @@ async fn apply_from_nothing_creates_everything_and_the_user_signs_in() {
         ("POST", "/admin/realms")
     );
 
-    let raw = Raw::login(&url).await;
+    let raw = login(&url).await;
     let realm = raw.get("/admin/realms/testing").await;
     assert_eq!(realm["enabled"], true);
     assert_eq!(realm["displayName"], "Testing");
-    let client = raw.client().await;
+    let client = test_client(&raw).await;
     assert_eq!(client["publicClient"], false);
     assert_eq!(client["standardFlowEnabled"], true);
     assert_eq!(client["directAccessGrantsEnabled"], true);
@@ -210,28 +164,33 @@ async fn second_apply_only_reads() {
     let requests = d.requests();
     let writes: Vec<_> = requests.iter().filter(|r| !is_read(r)).collect();
     assert!(writes.is_empty(), "unchanged apply wrote: {writes:?}");
-    let token_posts: Vec<_> = requests.iter().filter(|r| r.method == "POST").collect();
+    let posts: Vec<_> = requests.iter().filter(|r| r.method == "POST").collect();
     assert_eq!(
-        token_posts
-            .iter()
-            .map(|r| r.path.as_str())
-            .collect::<Vec<_>>(),
+        posts.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
         [
             "/realms/master/protocol/openid-connect/token",
-            "/realms/testing/protocol/openid-connect/token"
+            "/realms/testing/protocol/openid-connect/token",
+            "/realms/testing/protocol/openid-connect/logout",
         ],
-        "only the admin login and the password check"
+        "only the admin login, the password check and the end of its session"
     );
+    // Two runs of the password check leave no session behind.
+    let raw = login(&url).await;
+    let id = test_user_id(&raw).await;
+    let sessions = raw
+        .get(&format!("/admin/realms/testing/users/{id}/sessions"))
+        .await;
+    assert_eq!(sessions, serde_json::json!([]), "sessions left: {sessions}");
 }
 
 #[tokio::test]
 async fn drift_is_repaired_and_reported_as_updated() {
     let (_d, url) = double().await;
     apply(&url, &builtin(), false).await;
-    let raw = Raw::login(&url).await;
+    let raw = login(&url).await;
 
     // Drift through the admin API: redirect URI, secret, password, service accounts.
-    let mut client = raw.client().await;
+    let mut client = test_client(&raw).await;
     let id = client["id"].as_str().unwrap().to_string();
     client["redirectUris"] = json!(["http://elsewhere:9999/*"]);
     client["serviceAccountsEnabled"] = json!(false);
@@ -252,7 +211,7 @@ async fn drift_is_repaired_and_reported_as_updated() {
         .await;
     assert_eq!(status, 200);
     assert_ne!(regenerated["value"], SECRET);
-    let uid = raw.user_id().await;
+    let uid = test_user_id(&raw).await;
     let (status, _) = raw
         .call(
             reqwest::Method::PUT,
@@ -315,7 +274,7 @@ async fn drift_is_repaired_and_reported_as_updated() {
         "the PUT kept the other fields"
     );
 
-    let client = raw.client().await;
+    let client = test_client(&raw).await;
     assert_eq!(client["redirectUris"], json!(["http://localhost:5000/*"]));
     assert_eq!(client["serviceAccountsEnabled"], true);
     let sa = raw
@@ -337,7 +296,7 @@ async fn dry_run_reports_the_same_and_writes_nothing() {
     assert!(summary.dry_run);
     assert!(all(&summary, Action::Created), "{:?}", actions(&summary));
     assert!(d.requests().iter().all(is_read), "{:?}", d.requests());
-    let raw = Raw::login(&url).await;
+    let raw = login(&url).await;
     let (status, _) = raw
         .call(reqwest::Method::GET, "/admin/realms/testing", None)
         .await;
@@ -345,7 +304,7 @@ async fn dry_run_reports_the_same_and_writes_nothing() {
 
     // With drift: reported as updated, still nothing written.
     apply(&url, &builtin(), false).await;
-    let uid = raw.user_id().await;
+    let uid = test_user_id(&raw).await;
     raw.call(
         reqwest::Method::PUT,
         &format!("/admin/realms/testing/users/{uid}/reset-password"),

@@ -18,12 +18,27 @@ const SECRET: &str = "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6";
 
 /// The built-in realm file (the reference setup), optionally without the user's last name.
 fn reference_realm(last_name: bool) -> Vec<RealmFile> {
-    let text = if last_name {
-        BUILTIN_REALM.to_string()
+    if last_name {
+        reference_realm_without(&[])
     } else {
-        BUILTIN_REALM.replace("    lastName: User\n", "")
-    };
-    assert_eq!(text.contains("lastName"), last_name);
+        reference_realm_without(&["lastName"])
+    }
+}
+
+/// The built-in realm file without these profile fields of its user.
+fn reference_realm_without(fields: &[&str]) -> Vec<RealmFile> {
+    let mut text = BUILTIN_REALM.to_string();
+    for line in [
+        "    email: test-user@localhost\n",
+        "    firstName: Test\n",
+        "    lastName: User\n",
+    ] {
+        let field = line.trim().split(':').next().unwrap();
+        if fields.contains(&field) {
+            assert!(text.contains(line), "{line}");
+            text = text.replace(line, "");
+        }
+    }
     vec![parse_realm_file(&text, "testing.yaml", false, &|_| None)
         .expect("the built-in realm parses")]
 }
@@ -308,6 +323,36 @@ async fn a_user_without_a_last_name_breaks_the_user_flows() {
     );
     // The ID token and introspection checks still run on the service account's tokens.
     assert!(detail(&report, Check::IdToken).contains("client_credentials"));
+}
+
+/// Each field the default user profile requires, alone and all together: the browser login
+/// stops at the update-profile form (VERIFY_PROFILE) and `verify` names exactly what is missing.
+#[tokio::test]
+async fn each_missing_profile_field_is_named_by_the_browser_check() {
+    for missing in [
+        &["email"][..],
+        &["firstName"],
+        &["lastName"],
+        &["email", "firstName", "lastName"],
+    ] {
+        let stack = Stack::new(reference_realm_without(missing)).await;
+        let report = stack.verify(&stack.target()).await;
+        assert_eq!(
+            failed(&report),
+            ["password", "authorization_code", "logout"],
+            "{missing:?}"
+        );
+        let d = detail(&report, Check::AuthorizationCode);
+        let names = missing.join(", ");
+        assert!(
+            d.contains(&format!("the update-profile page (empty fields: {names})")),
+            "{missing:?}: {d}"
+        );
+        assert!(
+            d.contains(&format!("profile is incomplete ({names} missing)")),
+            "{missing:?}: {d}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -209,6 +209,22 @@ impl AdminClient {
         )
         .await
     }
+
+    /// End the user session a password grant opened: the logout endpoint with its refresh
+    /// token (204; keycloak-behaviour §1). Not an admin write.
+    pub async fn end_session(&self, realm: &str, refresh_token: &str) -> Result<(), AdminError> {
+        let url = self.url(&["realms", realm, "protocol", "openid-connect", "logout"]);
+        let form = [("client_id", "admin-cli"), ("refresh_token", refresh_token)];
+        let what = "end the session of the password check";
+        let resp = self
+            .send(
+                || self.http.post(url.clone()).form(&form),
+                &Method::POST,
+                what,
+            )
+            .await?;
+        self.check(resp, what).map(|_| ())
+    }
 }
 
 /// Check a Keycloak base URL given by the user: `http(s)://host[:port]`.

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 
 use super::realm_file::{
     ClientSpec, Password, RealmFile, UserSpec, CLIENT_SET_FIELDS, IMPORT_ONLY_REALM_KEYS,
-    USER_SET_FIELDS,
+    UPDATE_PASSWORD, USER_SET_FIELDS,
 };
+use super::user_profile::{keeps_attribute, profile_of_new_realm};
 use crate::report::Action;
 
 /// What Keycloak has for one realm file, as read by GETs (and the password check).
@@ -24,6 +25,20 @@ pub struct Observed {
     pub clients: Vec<Option<ObservedClient>>,
     /// Per file user, in file order.
     pub users: Vec<Option<ObservedUser>>,
+    /// `GET .../users/profile` of an existing realm (read when the file has users; `None`
+    /// when not read or this Keycloak has none).
+    pub user_profile: Option<Value>,
+}
+
+impl Observed {
+    /// The user profile the file's users meet: the realm's, or for a realm still to be
+    /// created the one the file brings (else Keycloak's default). `None`: unknown.
+    pub fn profile_in_force(&self, desired: &RealmFile) -> Option<Value> {
+        match &self.realm {
+            None => Some(profile_of_new_realm(desired)),
+            Some(_) => self.user_profile.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +164,7 @@ pub fn plan(desired: &RealmFile, observed: &Observed) -> RealmPlan {
         };
     };
     let realm_patch = realm_patch(desired.fields(), current_realm);
+    let profile = observed.profile_in_force(desired);
     let clients = desired
         .clients()
         .iter()
@@ -159,7 +175,13 @@ pub fn plan(desired: &RealmFile, observed: &Observed) -> RealmPlan {
         .users()
         .iter()
         .enumerate()
-        .map(|(i, u)| plan_user(u, observed.users.get(i).and_then(Option::as_ref)))
+        .map(|(i, u)| {
+            plan_user(
+                u,
+                observed.users.get(i).and_then(Option::as_ref),
+                profile.as_ref(),
+            )
+        })
         .collect();
     RealmPlan::Reconcile {
         realm_patch,
@@ -221,7 +243,13 @@ pub fn merge_client(current_full: &Value, desired: &ClientSpec) -> Value {
     merge(current_full, desired.fields())
 }
 
-pub fn plan_user(desired: &UserSpec, observed: Option<&ObservedUser>) -> UserPlan {
+/// The plan for one user; attributes the realm's user `profile` would drop are not compared
+/// (they would read as changed on every run; `apply` warns about them instead).
+pub fn plan_user(
+    desired: &UserSpec,
+    observed: Option<&ObservedUser>,
+    profile: Option<&Value>,
+) -> UserPlan {
     let username = desired.username().to_string();
     let Some(observed) = observed else {
         return UserPlan::Create {
@@ -230,10 +258,18 @@ pub fn plan_user(desired: &UserSpec, observed: Option<&ObservedUser>) -> UserPla
         };
     };
     let mut changes = user_changes(desired, &observed.rep);
+    changes.retain(|c| {
+        c.strip_prefix("attributes.")
+            .is_none_or(|name| profile.is_none_or(|p| keeps_attribute(p, name)))
+    });
     let put = (!changes.is_empty()).then(|| merge(&observed.rep, desired.fields()));
-    let password = match &observed.password {
-        PasswordCheck::NotChecked | PasswordCheck::Matches => None,
-        PasswordCheck::Differs | PasswordCheck::Unproven(_) => desired.password().cloned(),
+    // A matching password is set again when its `temporary` flag disagrees with the pending
+    // UPDATE_PASSWORD: `reset-password` adds or removes that action (keycloak-behaviour §5).
+    let pending_update = string_set(observed.rep.get("requiredActions")).contains(UPDATE_PASSWORD);
+    let password = match (&observed.password, desired.password()) {
+        (_, None) | (PasswordCheck::NotChecked, _) => None,
+        (PasswordCheck::Matches, Some(p)) if p.temporary == pending_update => None,
+        (_, Some(p)) => Some(p.clone()),
     };
     if password.is_some() {
         changes.push("password".into());

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod endpoints;
 pub mod realm_file;
 pub mod reconcile;
+pub mod user_profile;
 
 pub use apply::{apply, apply_with, ApplySummary, ObjectOutcome};
 pub use client::{AdminClient, AdminError};

@@ -26,7 +26,7 @@ pub use error::RealmFileError;
 pub use load::{load_realm_files, load_realm_files_with};
 pub use model::{
     ClientSpec, Password, RealmFile, UserSpec, BUILTIN_ORIGIN, BUILTIN_REALM, CLIENT_SET_FIELDS,
-    IMPORT_ONLY_REALM_KEYS, USER_SET_FIELDS,
+    IMPORT_ONLY_REALM_KEYS, UPDATE_PASSWORD, USER_SET_FIELDS,
 };
 pub use parse::parse_realm_file;
 pub use position::{locate, Seg};

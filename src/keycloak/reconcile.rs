@@ -13,11 +13,12 @@ use serde_json::Value;
 
 use super::apply::ObjectOutcome;
 use super::client::{AdminClient, AdminError};
-use super::diff::{plan, RealmPlan};
+use super::diff::{plan, Observed, RealmPlan};
 use super::realm_file::{RealmFile, IMPORT_ONLY_REALM_KEYS};
+use super::user_profile;
 use crate::report::{Action, Event, Reporter};
 
-pub use observe::{classify_password_check, observe};
+pub use observe::{brute_force_protected, classify_password_check, observe};
 use write::{create_realm, execute_client, execute_user, Created};
 
 /// Observe, plan, and (unless `dry_run`) execute for one realm file.
@@ -39,18 +40,8 @@ async fn reconcile_once(
 ) -> Result<Vec<ObjectOutcome>, AdminError> {
     let observed = observe(client, realm).await?;
     let plan = plan(realm, &observed);
-    if observed.realm.is_some() {
-        for key in IMPORT_ONLY_REALM_KEYS {
-            if realm.fields().contains_key(*key) {
-                reporter.emit(Event::Warning {
-                    message: format!(
-                        "realm `{}`: `{key}` is applied only when the realm is created; \
-                         iamstack does not reconcile it on an existing realm",
-                        realm.name()
-                    ),
-                });
-            }
-        }
+    for message in warnings(realm, &observed) {
+        reporter.emit(Event::Warning { message });
     }
     execute_plan(client, realm, &plan, dry_run, reporter, may_retry).await
 }
@@ -154,6 +145,75 @@ async fn execute_plan(
         }
     }
     Ok(out.list)
+}
+
+/// What the user should know before the plan runs: import-only keys on an existing realm,
+/// passwords set rather than checked (brute-force detection), user attributes Keycloak would
+/// drop, and users lacking fields the user profile requires (their logins would fail).
+pub fn warnings(realm: &RealmFile, observed: &Observed) -> Vec<String> {
+    let name = realm.name();
+    let mut out = Vec::new();
+    if let Some(current) = &observed.realm {
+        for key in IMPORT_ONLY_REALM_KEYS {
+            if realm.fields().contains_key(*key) {
+                out.push(format!(
+                    "realm `{name}`: `{key}` is applied only when the realm is created; \
+                     iamstack does not reconcile it on an existing realm"
+                ));
+            }
+        }
+        let with_password = realm
+            .users()
+            .iter()
+            .filter(|u| u.password().is_some())
+            .count();
+        if brute_force_protected(current) && with_password > 0 {
+            out.push(format!(
+                "realm `{name}` has brute-force detection on: iamstack sets the password of each \
+                 of its {with_password} user(s) instead of checking it by a login, since a wrong \
+                 guess would count as a failed login"
+            ));
+        }
+    }
+    let Some(profile) = observed.profile_in_force(realm) else {
+        return out;
+    };
+    for (user, dropped) in user_profile::dropped_attributes(realm, &profile) {
+        out.push(format!(
+            "user `{user}`: attribute(s) {} are not declared in realm `{name}`'s user profile, \
+             and Keycloak drops undeclared attributes without an error; declare them in the \
+             user profile (Realm settings > User profile) or set unmanagedAttributePolicy to \
+             ADMIN_EDIT or ENABLED. iamstack does not count them as changes",
+            quoted(&dropped)
+        ));
+    }
+    for (i, user) in realm.users().iter().enumerate() {
+        let current = observed
+            .users
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|u| &u.rep);
+        let missing = user_profile::missing_required(user, current, &profile);
+        if !missing.is_empty() {
+            out.push(format!(
+                "user `{}` has no {}, which realm `{name}`'s user profile requires: Keycloak \
+                 refuses its password logins with \"Account is not fully set up\" and shows \
+                 the update-profile form at a browser login; set {} in the realm file",
+                user.username(),
+                quoted(&missing),
+                if missing.len() == 1 { "it" } else { "them" }
+            ));
+        }
+    }
+    out
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Outcomes<'a> {

@@ -32,9 +32,18 @@ impl ApiResponse {
 
     /// The OAuth2 `error` code (shape B/C), if any.
     pub fn error_code(&self) -> Option<String> {
+        self.body_str("error")
+    }
+
+    /// The OAuth2 `error_description` (shape B), if any.
+    pub fn error_description(&self) -> Option<String> {
+        self.body_str("error_description")
+    }
+
+    fn body_str(&self, key: &str) -> Option<String> {
         serde_json::from_str::<Value>(&self.body)
             .ok()?
-            .get("error")?
+            .get(key)?
             .as_str()
             .map(str::to_string)
     }

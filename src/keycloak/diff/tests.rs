@@ -49,6 +49,7 @@ fn keycloak_view(realm: &RealmFile) -> Observed {
         realm: Some(realm_rep),
         clients,
         users,
+        user_profile: Some(crate::keycloak::user_profile::default_profile()),
     }
 }
 

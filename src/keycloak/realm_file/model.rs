@@ -33,6 +33,9 @@ pub const IMPORT_ONLY_REALM_KEYS: &[&str] = &[
     "organizations",
 ];
 
+/// The required action a temporary password stands for.
+pub const UPDATE_PASSWORD: &str = "UPDATE_PASSWORD";
+
 /// Client fields compared as sets (Keycloak does not keep their order).
 pub const CLIENT_SET_FIELDS: &[&str] = &[
     "redirectUris",
@@ -261,9 +264,22 @@ impl UserSpec {
     pub fn password_credential(&self) -> Option<Value> {
         self.password.as_ref().map(Password::credential)
     }
-    /// The body for `POST /users`: fields plus every credential.
+    /// The body for `POST /users` and the realm import: fields plus every credential. A
+    /// temporary password also asks for UPDATE_PASSWORD, since Keycloak reads `temporary` only
+    /// in `reset-password`, not when it creates a user (keycloak-behaviour §5); so a created
+    /// user ends as an updated one does.
     pub fn creation_body(&self) -> Value {
         let mut body = self.fields.clone();
+        if self.password.as_ref().is_some_and(|p| p.temporary) {
+            let actions = body
+                .entry("requiredActions")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = actions {
+                if !list.iter().any(|a| a == UPDATE_PASSWORD) {
+                    list.push(Value::from(UPDATE_PASSWORD));
+                }
+            }
+        }
         let mut creds: Vec<Value> = self.password_credential().into_iter().collect();
         creds.extend(self.other_credentials.iter().cloned());
         if !creds.is_empty() {

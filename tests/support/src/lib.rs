@@ -31,7 +31,7 @@ mod run;
 mod slot;
 pub mod standin;
 
-pub use admin::{admin_token, ADMIN_PASSWORD, ADMIN_USER};
+pub use admin::{admin_token, AdminApi, ADMIN_PASSWORD, ADMIN_USER};
 pub use backend::{images, images_with, Backend, TestImages};
 pub use engine::{connect, container_logs, engine};
 pub use run::{labelled_objects, sweep_label, TestRun};
