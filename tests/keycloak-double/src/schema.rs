@@ -277,4 +277,22 @@ mod tests {
         let body = br#"{"realm":"r","enabled":true,"displayName":"R","smtpServer":{"host":"h"}}"#;
         assert_eq!(find_unrecognized(body, &REALM), None);
     }
+
+    /// Every field of Keycloak 26.2's classes in the product's realm schema
+    /// (`realm/realm.schema.json`, generated from those classes) is known here too, so the
+    /// double never refuses a body that Keycloak 26.2 reads. (The double also knows a few older
+    /// names the schema leaves out; the product refuses those before sending.)
+    #[test]
+    fn every_field_of_the_26_2_classes_is_known() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../realm/realm.schema.json");
+        let text = std::fs::read_to_string(path).expect("the realm schema is in the repository");
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        for class in [&CREDENTIAL, &USER, &CLIENT, &REALM] {
+            let props = schema["$defs"][class.name]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{} in the schema", class.name));
+            let unknown: Vec<&String> = props.keys().filter(|f| !class.knows(f)).collect();
+            assert!(unknown.is_empty(), "{}: {unknown:?}", class.name);
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub static CREDENTIAL: Class = Class {
         ("secretData", ANY),
         ("credentialData", ANY),
         ("priority", ANY),
+        ("federationLink", ANY),
         ("value", ANY),
         ("temporary", ANY),
         // deprecated but still part of the class in 26.x
@@ -250,6 +251,16 @@ pub static REALM: Class = Class {
         ("webAuthnPolicyAcceptableAaguids", ANY),
         ("webAuthnPolicyExtraOrigins", ANY),
         ("webAuthnPolicyPasswordlessRpEntityName", ANY),
+        (
+            "webAuthnPolicyPasswordlessAttestationConveyancePreference",
+            ANY,
+        ),
+        (
+            "webAuthnPolicyPasswordlessAvoidSameAuthenticatorRegister",
+            ANY,
+        ),
+        ("adminPermissionsClient", ANY),
+        ("verifiableCredentialsEnabled", ANY),
         ("webAuthnPolicyPasswordlessSignatureAlgorithms", ANY),
         ("webAuthnPolicyPasswordlessRpId", ANY),
         (
