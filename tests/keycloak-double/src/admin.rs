@@ -70,6 +70,10 @@ pub fn routes() -> Router<AppState> {
             get(profile::user_sessions),
         )
         .route(
+            "/admin/realms/{realm}/users/{id}/credentials",
+            get(profile::user_credentials),
+        )
+        .route(
             "/admin/realms/{realm}/users/{id}",
             get(get_user).put(update_user).delete(delete_user),
         )

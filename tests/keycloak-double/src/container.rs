@@ -210,6 +210,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             .unwrap_or_else(|| "localhost".to_owned()),
         realm_conflict: config.realm_conflict,
         health_enabled: config.health_enabled,
+        ..DoubleConfig::default()
     };
     let hook: crate::server::RequestHook =
         std::sync::Arc::new(|r: &RecordedRequest| out(&request_line(r)));

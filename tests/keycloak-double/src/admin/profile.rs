@@ -1,6 +1,7 @@
-//! A realm's user profile and a user's sessions (keycloak-behaviour §5):
-//! `GET`/`PUT /admin/realms/{realm}/users/profile` (`UserProfileResource`) and
-//! `GET /admin/realms/{realm}/users/{id}/sessions` (`UserResource#getSessions`).
+//! A realm's user profile, a user's sessions and credentials (keycloak-behaviour §5):
+//! `GET`/`PUT /admin/realms/{realm}/users/profile` (`UserProfileResource`),
+//! `GET /admin/realms/{realm}/users/{id}/sessions` (`UserResource#getSessions`) and
+//! `GET /admin/realms/{realm}/users/{id}/credentials` (`UserResource#credentials`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
@@ -70,6 +71,30 @@ pub(super) async fn user_sessions(
                            "ipAddress": "127.0.0.1", "start": s.started * 1000,
                            "lastAccess": s.last_refresh * 1000, "rememberMe": false,
                            "clients": clients, "transientUser": false})
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
+/// The user's credentials as metadata (`CredentialRepresentation` without secrets): the
+/// password's id, type and `createdDate` (ms), which changes whenever a password is set.
+pub(super) async fn user_credentials(
+    _admin: Admin,
+    AxumState(app): AxumState<AppState>,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let list = app
+        .read_realm(&realm, realm_not_found, |r| {
+            let user = r.user_by_id(&id).ok_or_else(user_not_found)?;
+            Ok(user
+                .password
+                .iter()
+                .map(|p| {
+                    json!({"id": p.id, "type": "password", "userLabel": "My password",
+                           "createdDate": p.created_date,
+                           "credentialData": "{\"hashIterations\":5,\"algorithm\":\"argon2\",\"additionalParameters\":{\"hashLength\":[\"32\"],\"memory\":[\"7168\"],\"type\":[\"id\"],\"version\":[\"1.3\"],\"parallelism\":[\"1\"]}}"})
                 })
                 .collect::<Vec<_>>())
         })

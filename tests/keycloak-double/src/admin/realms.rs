@@ -94,6 +94,15 @@ pub(super) async fn create_realm(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let rep = parse_realm_import(&headers, &body)?;
+    // The import hashes every embedded user's password in its one transaction.
+    let hashes = rep
+        .get("users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(super::users::password_hashes)
+        .sum();
+    app.hash(hashes).await;
     let conflict = app.config.realm_conflict;
     let now = app.clock.now_ms();
     let name = app

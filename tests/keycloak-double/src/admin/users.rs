@@ -120,7 +120,7 @@ fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64, imp
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
         {
-            user.password = Some(PasswordCredential::new(value, now_ms));
+            set_password(user, value, now_ms);
         }
         if !import
             && cred.get("temporary").and_then(Value::as_bool) == Some(true)
@@ -129,6 +129,37 @@ fn apply_credentials(user: &mut User, rep: &Map<String, Value>, now_ms: u64, imp
             user.required_actions.push(UPDATE_PASSWORD.to_owned());
         }
     }
+}
+
+/// Store a new password: a new hash and `createdDate`, on the same credential id when the
+/// user had a password (`PasswordCredentialProvider#createCredential` updates it in place).
+fn set_password(user: &mut User, value: &str, now_ms: u64) {
+    let mut fresh = PasswordCredential::new(value, now_ms);
+    if let Some(old) = &user.password {
+        fresh.id = old.id.clone();
+    }
+    user.password = Some(fresh);
+}
+
+/// The password hashes storing this user representation costs: one per password credential
+/// with a value.
+pub fn password_hashes(rep: &Value) -> usize {
+    rep.get("credentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str).unwrap_or("password") == "password")
+        .filter(|c| {
+            c.get("value")
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.is_empty())
+        })
+        .count()
+}
+
+/// The hashes a request body of users costs (unparsable bodies cost nothing: they fail).
+fn body_hashes(body: &[u8]) -> usize {
+    serde_json::from_slice::<Value>(body).map_or(0, |v| password_hashes(&v))
 }
 
 /// May the admin API write attribute `name` under this profile? Declared ones, and
@@ -232,6 +263,7 @@ pub(super) async fn create_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    app.hash(body_hashes(&body)).await;
     let create = |r: &mut Realm, rep: &Map<String, Value>, now| create_user_in(r, rep, now, false);
     create_in_realm(&app, &realm, &uri, &headers, &body, &schema::USER, create).await
 }
@@ -326,6 +358,7 @@ pub(super) async fn update_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    app.hash(body_hashes(&body)).await;
     let update = |r: &mut Realm, rep: &Map<String, Value>, now| update_user_in(r, &id, rep, now);
     update_in_realm(
         &app,
@@ -360,6 +393,7 @@ pub(super) async fn reset_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    app.hash(1).await;
     let reset = |realm: &mut Realm, rep: &Map<String, Value>, now| {
         let Some(value) = str_of(rep, "value") else {
             return Err(ApiError::c(StatusCode::BAD_REQUEST, "No password provided"));
@@ -371,7 +405,7 @@ pub(super) async fn reset_password(
             ));
         }
         let user = realm.user_by_id_mut(&id).ok_or_else(user_not_found)?;
-        user.password = Some(PasswordCredential::new(value, now));
+        set_password(user, value, now);
         user.required_actions.retain(|a| a != UPDATE_PASSWORD);
         if bool_of(rep, "temporary") == Some(true) {
             user.required_actions.push(UPDATE_PASSWORD.to_owned());
