@@ -170,6 +170,30 @@ pub struct RealmArgs {
     pub realm_files: Vec<PathBuf>,
 }
 
+/// How realm files are applied.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// Requests to Keycloak in flight at once (password checks: at most 2).
+    #[arg(long, env = "IAMSTACK_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Check every user's password by a login, even when the local password ledger proves it
+    /// unchanged since iamstack set it.
+    #[arg(long, env = "IAMSTACK_VERIFY_PASSWORDS")]
+    pub verify_passwords: bool,
+}
+
+impl ProvisionArgs {
+    /// The options for `apply`, with the password ledger in the user's state directory.
+    pub fn options(&self) -> crate::keycloak::ApplyOptions {
+        crate::keycloak::ApplyOptions {
+            concurrency: usize::from(self.concurrency),
+            password_ledger: crate::keycloak::password_proof::default_path(),
+            verify_passwords: self.verify_passwords,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
@@ -178,6 +202,8 @@ pub struct UpArgs {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub realm: RealmArgs,
+    #[command(flatten)]
+    pub provisioning: ProvisionArgs,
 
     /// Show what would be created or changed; change nothing.
     #[arg(long)]
@@ -231,6 +257,8 @@ pub struct ApplyArgs {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub realm: RealmArgs,
+    #[command(flatten)]
+    pub provisioning: ProvisionArgs,
 
     /// Show what would be created or changed; change nothing.
     #[arg(long)]

@@ -414,6 +414,10 @@ async fn unreachable_keycloak_is_retried_then_explained() {
 
 async fn run_cli(args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        )
         .args(args)
         .env_remove("IAMSTACK_REALM")
         .env_remove("IAMSTACK_ADMIN_USER")
@@ -592,6 +596,10 @@ async fn env_github_masks_and_appends() {
     let out_file = dir.path().join("github_output");
     std::fs::write(&env_file, "EXISTING=1\n").unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        )
         .args(["env", "--format", "github"])
         .env_remove("IAMSTACK_REALM")
         .env_remove("TEST_CLIENT_SECRET")

@@ -23,6 +23,7 @@ fn iamstack(args: &[&str]) -> Run {
             cmd.env_remove(key);
         }
     }
+    cmd.env("IAMSTACK_STATE_DIR", dir.path());
     let Output {
         status,
         stdout,

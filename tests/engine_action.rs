@@ -56,6 +56,10 @@ async fn the_action_steps_bring_up_a_verified_stack_and_export_its_oidc_variable
         "up.sh",
         &[
             ("IAMSTACK_BIN", bin),
+            (
+                "IAMSTACK_STATE_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+            ),
             ("GITHUB_ENV", github_env.to_str().expect("utf-8 path")),
             ("GITHUB_OUTPUT", github_output.to_str().expect("utf-8 path")),
             ("INPUT_PROJECT", run.project()),

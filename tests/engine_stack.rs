@@ -93,6 +93,11 @@ impl Ctx {
                 cmd.env_remove(key);
             }
         }
+        // The password ledger stays under target/, not in the user's home.
+        cmd.env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        );
         let out = cmd.output().await.expect("run iamstack");
         Out {
             code: out.status.code().unwrap_or(-1),
@@ -700,6 +705,10 @@ async fn ctrl_c_removes_what_this_run_created_and_keeps_network_and_data() {
     let Some(ctx) = setup().await else { return };
     let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=60"]);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        )
         .args(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

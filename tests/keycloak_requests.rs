@@ -84,6 +84,24 @@ async fn apply(url: &Url, realms: &[RealmFile]) {
         .expect("apply succeeds");
 }
 
+/// `apply` as the command runs it: with a password ledger (here in a temporary directory).
+async fn apply_with_ledger(url: &Url, realms: &[RealmFile], ledger: &std::path::Path) {
+    let options = keycloak::ApplyOptions {
+        password_ledger: Some(ledger.join("passwords.json")),
+        ..keycloak::ApplyOptions::default()
+    };
+    keycloak::apply_options(
+        url,
+        &admin(),
+        realms,
+        &options,
+        false,
+        &Reporter::recording(),
+    )
+    .await
+    .expect("apply succeeds");
+}
+
 /// Every request of a provisioning's life: create, re-apply, repair, add to an existing realm.
 async fn provisioning_requests(seen: &mut BTreeSet<Row>) {
     let d = keycloak_double::start(DoubleConfig::default())
@@ -131,6 +149,11 @@ async fn provisioning_requests(seen: &mut BTreeSet<Row>) {
     )
     .await;
     sent(&d, seen, apply(&url, &builtin)).await;
+
+    // As the command runs it, with the password ledger: credential metadata is read.
+    let ledger = tempfile::tempdir().unwrap();
+    sent(&d, seen, apply_with_ledger(&url, &builtin, ledger.path())).await;
+    sent(&d, seen, apply_with_ledger(&url, &builtin, ledger.path())).await;
 
     // A second client and user in the existing realm are created one by one.
     let more = BUILTIN_REALM.to_string()

@@ -57,7 +57,9 @@ pub async fn run(args: ApplyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let env_file = EnvFile::from_args(&args.target.project)?;
     let admin = AdminCredentials::resolve(&args.admin, &env_file);
     let url = keycloak_url(&args.target, reporter).await?;
-    let summary = keycloak::apply(&url, &admin, &realms, args.dry_run, reporter).await?;
+    let options = args.provisioning.options();
+    let summary =
+        keycloak::apply_options(&url, &admin, &realms, &options, args.dry_run, reporter).await?;
     let mut detail = format!("{}, {} requests", summary.counts_line(), summary.requests);
     if summary.dry_run {
         detail.push_str("; dry run: nothing was written");

@@ -141,17 +141,15 @@ async fn read_client_secret(
              realm file sets no secret, so Keycloak generates it)"
         ),
     };
+    // The representation carries a confidential client's secret (keycloak-behaviour §4).
     let found = client
         .find_client(realm, client_id)
         .await?
         .ok_or_else(missing)?;
-    let id = found
-        .get("id")
+    Ok(found
+        .get("secret")
         .and_then(|v| v.as_str())
-        .ok_or_else(missing)?;
-    Ok(client
-        .client_secret(realm, id, client_id)
-        .await?
+        .map(str::to_string)
         .ok_or_else(missing)?)
 }
 

@@ -60,9 +60,11 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         )
         .map_err(anyhow::Error::from)
     };
+    let apply_options = args.provisioning.options();
     let provisioning = Provisioning {
         admin: &config.admin,
         realms: &realms,
+        options: &apply_options,
         provision: !args.no_provision,
         verify: args
             .verify

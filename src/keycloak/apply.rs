@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::client::AdminClient;
+use std::path::PathBuf;
+
+use super::client::{AdminClient, DEFAULT_CONCURRENCY};
+use super::password_proof::PasswordProof;
 use super::realm_file::RealmFile;
 use super::reconcile;
 use crate::config::AdminCredentials;
-use crate::report::{Action, Reporter, Step};
+use crate::report::{Action, Event, Reporter, Step};
 
 /// What happened to one provisioned object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,6 +66,28 @@ impl ApplySummary {
     }
 }
 
+/// How `apply` works beyond what to apply: requests in flight, and how passwords are proven.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Requests in flight at once (`--concurrency`).
+    pub concurrency: usize,
+    /// The local password ledger (see `password_proof`); `None`: every password by a grant.
+    pub password_ledger: Option<PathBuf>,
+    /// Check every password by a grant even when the ledger proves it (`--verify-passwords`).
+    pub verify_passwords: bool,
+}
+
+impl Default for ApplyOptions {
+    /// No ledger (nothing written on the machine), the default concurrency.
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            password_ledger: None,
+            verify_passwords: false,
+        }
+    }
+}
+
 /// Provision `realms` into the Keycloak at `keycloak_url`, logging in as `admin` (the
 /// bootstrap admin of the master realm). Each object is reported as created, updated (with
 /// its changed fields) or unchanged; with `dry_run` the same report is made and nothing is
@@ -74,14 +99,59 @@ pub async fn apply(
     dry_run: bool,
     reporter: &Reporter,
 ) -> anyhow::Result<ApplySummary> {
-    let client = AdminClient::new(keycloak_url, admin)?;
-    apply_with(&client, realms, dry_run, reporter).await
+    let options = ApplyOptions::default();
+    apply_options(keycloak_url, admin, realms, &options, dry_run, reporter).await
 }
 
-/// [`apply`] with a prepared client (e.g. a shorter retry budget).
+/// [`apply`] with [`ApplyOptions`].
+pub async fn apply_options(
+    keycloak_url: &url::Url,
+    admin: &AdminCredentials,
+    realms: &[RealmFile],
+    options: &ApplyOptions,
+    dry_run: bool,
+    reporter: &Reporter,
+) -> anyhow::Result<ApplySummary> {
+    let client = AdminClient::new(keycloak_url, admin)?.with_concurrency(options.concurrency);
+    let proof = match &options.password_ledger {
+        Some(path) => PasswordProof::with_ledger(path.clone(), options.verify_passwords),
+        None => PasswordProof::by_grant(),
+    };
+    let summary = apply_proving(&client, realms, &proof, dry_run, reporter).await?;
+    if !dry_run {
+        if let Err(e) = proof.save() {
+            reporter.emit(Event::Warning {
+                message: format!(
+                    "could not save the password ledger ({e}): the next run checks every \
+                     password by a login again"
+                ),
+            });
+        }
+    }
+    Ok(summary)
+}
+
+/// [`apply`] with a prepared client (e.g. a shorter retry budget); passwords by grants.
 pub async fn apply_with(
     client: &AdminClient,
     realms: &[RealmFile],
+    dry_run: bool,
+    reporter: &Reporter,
+) -> anyhow::Result<ApplySummary> {
+    apply_proving(
+        client,
+        realms,
+        &PasswordProof::by_grant(),
+        dry_run,
+        reporter,
+    )
+    .await
+}
+
+async fn apply_proving(
+    client: &AdminClient,
+    realms: &[RealmFile],
+    proof: &PasswordProof,
     dry_run: bool,
     reporter: &Reporter,
 ) -> anyhow::Result<ApplySummary> {
@@ -94,7 +164,7 @@ pub async fn apply_with(
             format!("provision realm `{}`", realm.name())
         };
         let step = Step::start(reporter, step);
-        let result = reconcile::reconcile_realm(client, realm, dry_run, reporter)
+        let result = reconcile::reconcile_realm(client, realm, dry_run, reporter, proof)
             .await
             .with_context(|| {
                 format!(

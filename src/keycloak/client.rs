@@ -22,6 +22,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::AdminCredentials;
@@ -32,6 +33,11 @@ use token::Token;
 
 /// How long connection errors and 5xx answers are retried before giving up.
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// Requests in flight at once by default (`--concurrency`): enough to overlap round trips,
+/// few enough not to queue inside Keycloak.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Password grants in flight at once: each costs Keycloak a deliberately slow password hash.
+const PASSWORD_GRANTS_AT_ONCE: usize = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -43,6 +49,10 @@ pub struct AdminClient {
     token: tokio::sync::Mutex<Option<Token>>,
     retry_budget: Duration,
     requests: AtomicU32,
+    /// Bounds the requests in flight (every attempt of every request holds a permit).
+    in_flight: Semaphore,
+    /// Bounds the password grants in flight.
+    password_grants: Semaphore,
 }
 
 impl AdminClient {
@@ -67,7 +77,16 @@ impl AdminClient {
             token: tokio::sync::Mutex::new(None),
             retry_budget: DEFAULT_RETRY_BUDGET,
             requests: AtomicU32::new(0),
+            in_flight: Semaphore::new(DEFAULT_CONCURRENCY),
+            password_grants: Semaphore::new(PASSWORD_GRANTS_AT_ONCE),
         })
+    }
+
+    /// At most `n` requests in flight at once (at least 1).
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.in_flight = Semaphore::new(n.max(1));
+        self.password_grants = Semaphore::new(PASSWORD_GRANTS_AT_ONCE.min(n.max(1)));
+        self
     }
 
     /// How long connection errors and 5xx are retried (default 30 s).
@@ -202,6 +221,7 @@ impl AdminClient {
             ("username", username),
             ("password", password),
         ];
+        let _grant = self.password_grants.acquire().await.ok();
         self.send(
             || self.http.post(url.clone()).form(&form),
             &Method::POST,

@@ -10,11 +10,12 @@ pub mod client;
 pub mod diff;
 pub mod discovery;
 pub mod endpoints;
+pub mod password_proof;
 pub mod realm_file;
 pub mod reconcile;
 pub mod user_profile;
 
-pub use apply::{apply, apply_with, ApplySummary, ObjectOutcome};
+pub use apply::{apply, apply_options, apply_with, ApplyOptions, ApplySummary, ObjectOutcome};
 pub use client::{AdminClient, AdminError};
 pub use realm_file::{
     load_realm_files, load_realm_files_with, parse_realm_file, subst, ClientSpec, Password,

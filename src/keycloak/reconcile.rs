@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::apply::ObjectOutcome;
 use super::client::{AdminClient, AdminError};
 use super::diff::{plan, Observed, RealmPlan};
+use super::password_proof::PasswordProof;
 use super::realm_file::{RealmFile, IMPORT_ONLY_REALM_KEYS};
 use super::user_profile;
 use crate::report::{Action, Event, Reporter};
@@ -27,28 +28,46 @@ pub async fn reconcile_realm(
     realm: &RealmFile,
     dry_run: bool,
     reporter: &Reporter,
+    proof: &PasswordProof,
 ) -> Result<Vec<ObjectOutcome>, AdminError> {
-    reconcile_once(client, realm, dry_run, reporter, true).await
+    let run = Run {
+        client,
+        realm,
+        dry_run,
+        reporter,
+        proof,
+    };
+    reconcile_once(&run, true).await
 }
 
-async fn reconcile_once(
-    client: &AdminClient,
-    realm: &RealmFile,
+/// One realm's reconcile: where, what, and how.
+struct Run<'a> {
+    client: &'a AdminClient,
+    realm: &'a RealmFile,
     dry_run: bool,
-    reporter: &Reporter,
-    may_retry: bool,
-) -> Result<Vec<ObjectOutcome>, AdminError> {
-    let observed = observe(client, realm).await?;
+    reporter: &'a Reporter,
+    proof: &'a PasswordProof,
+}
+
+async fn reconcile_once(run: &Run<'_>, may_retry: bool) -> Result<Vec<ObjectOutcome>, AdminError> {
+    let Run {
+        client,
+        realm,
+        reporter,
+        proof,
+        ..
+    } = *run;
+    let observed = observe(client, realm, proof).await?;
     let plan = plan(realm, &observed);
     for message in warnings(realm, &observed) {
         reporter.emit(Event::Warning { message });
     }
-    execute_plan(client, realm, &plan, dry_run, reporter, may_retry).await
+    execute_plan(run, &plan, may_retry).await
 }
 
 /// Execute a plan computed by [`plan`] (and report every object). A `Create` plan whose POST
 /// Keycloak answers "already exists" (another writer won the race) is re-observed and
-/// reconciled instead.
+/// reconciled instead. Passwords are checked by grants only (no ledger).
 pub async fn execute(
     client: &AdminClient,
     realm: &RealmFile,
@@ -56,17 +75,29 @@ pub async fn execute(
     dry_run: bool,
     reporter: &Reporter,
 ) -> Result<Vec<ObjectOutcome>, AdminError> {
-    execute_plan(client, realm, plan, dry_run, reporter, true).await
+    let proof = PasswordProof::by_grant();
+    let run = Run {
+        client,
+        realm,
+        dry_run,
+        reporter,
+        proof: &proof,
+    };
+    execute_plan(&run, plan, true).await
 }
 
 async fn execute_plan(
-    client: &AdminClient,
-    realm: &RealmFile,
+    run: &Run<'_>,
     plan: &RealmPlan,
-    dry_run: bool,
-    reporter: &Reporter,
     may_retry: bool,
 ) -> Result<Vec<ObjectOutcome>, AdminError> {
+    let Run {
+        client,
+        realm,
+        dry_run,
+        reporter,
+        proof,
+    } = *run;
     let mut out = Outcomes {
         realm: realm.name(),
         list: Vec::new(),
@@ -76,12 +107,11 @@ async fn execute_plan(
         RealmPlan::Create { body } => {
             if !dry_run {
                 match create_realm(client, realm, body, reporter).await? {
-                    Created::Whole => {}
+                    Created::Whole => record_created(client, realm, proof).await?,
                     Created::AlreadyExists if may_retry => {
                         // Another writer created it between our GET and POST: reconcile
                         // against what is there now.
-                        return Box::pin(reconcile_once(client, realm, dry_run, reporter, false))
-                            .await;
+                        return Box::pin(reconcile_once(run, false)).await;
                     }
                     Created::AlreadyExists => {
                         return Err(AdminError::Conflict {
@@ -135,9 +165,9 @@ async fn execute_plan(
                 let (action, changes) = plan.action();
                 out.push("client", plan.name(), action, changes.to_vec());
             }
-            for plan in users {
+            for (plan, spec) in users.iter().zip(realm.users()) {
                 if !dry_run {
-                    execute_user(client, name, plan).await?;
+                    execute_user(client, name, plan, spec, proof).await?;
                 }
                 let (action, changes) = plan.action();
                 out.push("user", plan.name(), action, changes.to_vec());
@@ -145,6 +175,31 @@ async fn execute_plan(
         }
     }
     Ok(out.list)
+}
+
+/// Record in the ledger the passwords a realm creation just set (when a ledger is kept): the
+/// users are found again (by look-ups or pages), then each credential's metadata is read.
+async fn record_created(
+    client: &AdminClient,
+    realm: &RealmFile,
+    proof: &PasswordProof,
+) -> Result<(), AdminError> {
+    if !proof.keeps_ledger() || realm.users().iter().all(|u| u.password().is_none()) {
+        return Ok(());
+    }
+    let found = observe::find_users(client, realm).await?;
+    let recordings = realm.users().iter().zip(found).filter_map(|(spec, rep)| {
+        let id = rep?.get("id")?.as_str()?.to_string();
+        let password = spec.password()?.value.clone();
+        Some(async move {
+            proof
+                .record_set(client, realm.name(), &id, spec.username(), &password)
+                .await
+        })
+    });
+    futures_util::future::try_join_all(recordings)
+        .await
+        .map(|_| ())
 }
 
 /// What the user should know before the plan runs: import-only keys on an existing realm,

@@ -14,6 +14,8 @@ use crate::verify::VerifyTarget;
 pub struct Provisioning<'a> {
     pub admin: &'a AdminCredentials,
     pub realms: &'a [RealmFile],
+    /// Concurrency and the password ledger.
+    pub options: &'a keycloak::ApplyOptions,
     /// Provision the realm files (not with `--no-provision`).
     pub provision: bool,
     /// `--verify`: the checks' target for the stack's Keycloak URL.
@@ -27,10 +29,11 @@ pub async fn provision(
     dry_run: bool,
     reporter: &Reporter,
 ) -> anyhow::Result<String> {
-    let summary = keycloak::apply(
+    let summary = keycloak::apply_options(
         keycloak_url,
         provisioning.admin,
         provisioning.realms,
+        provisioning.options,
         dry_run,
         reporter,
     )

@@ -1,4 +1,5 @@
-//! Typed look-ups of the admin API: a client or a user by its name, a client's secret.
+//! Typed look-ups of the admin API: a client or a user by its name, all clients or users of
+//! a realm by page, a user's credentials.
 
 use serde_json::Value;
 
@@ -22,23 +23,6 @@ impl AdminClient {
         Ok(first_where(list, "clientId", |c| c == client_id))
     }
 
-    /// The secret of the client whose Keycloak id is `id` (`client_id` names it in messages).
-    pub async fn client_secret(
-        &self,
-        realm: &str,
-        id: &str,
-        client_id: &str,
-    ) -> Result<Option<String>, AdminError> {
-        let secret = self
-            .get_json(
-                &["admin", "realms", realm, "clients", id, "client-secret"],
-                &[],
-                &format!("read the secret of client `{client_id}` in realm `{realm}`"),
-            )
-            .await?;
-        Ok(secret.and_then(|v| v.get("value").and_then(Value::as_str).map(str::to_string)))
-    }
-
     /// The user `username` of `realm` (Keycloak lower-cases usernames), if it exists.
     pub async fn find_user(
         &self,
@@ -56,6 +40,64 @@ impl AdminClient {
         Ok(first_where(list, "username", |u| {
             u.eq_ignore_ascii_case(username)
         }))
+    }
+}
+
+/// Objects per page when reading a whole collection (Keycloak's own default `max` is 100).
+pub const PAGE_SIZE: usize = 100;
+
+impl AdminClient {
+    /// Every client of `realm` (full representations), read by pages of [`PAGE_SIZE`].
+    pub async fn all_clients(&self, realm: &str) -> Result<Vec<Value>, AdminError> {
+        self.all_pages(realm, "clients", &[]).await
+    }
+
+    /// Every (non-service-account) user of `realm`, full representations, by pages.
+    pub async fn all_users(&self, realm: &str) -> Result<Vec<Value>, AdminError> {
+        self.all_pages(realm, "users", &[("briefRepresentation", "false")])
+            .await
+    }
+
+    async fn all_pages(
+        &self,
+        realm: &str,
+        collection: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, AdminError> {
+        let mut all = Vec::new();
+        loop {
+            let first = all.len().to_string();
+            let max = PAGE_SIZE.to_string();
+            let mut q = query.to_vec();
+            q.extend([("first", first.as_str()), ("max", max.as_str())]);
+            let page = self
+                .get_json(
+                    &["admin", "realms", realm, collection],
+                    &q,
+                    &format!("read the {collection} of realm `{realm}` (from {first})"),
+                )
+                .await?
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let last = page.len() < PAGE_SIZE;
+            all.extend(page);
+            if last {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The credentials of the user whose Keycloak id is `id` (metadata: no secret is sent).
+    pub async fn credentials(&self, realm: &str, id: &str) -> Result<Vec<Value>, AdminError> {
+        Ok(self
+            .get_json(
+                &["admin", "realms", realm, "users", id, "credentials"],
+                &[],
+                &format!("read the credentials of a user of realm `{realm}`"),
+            )
+            .await?
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default())
     }
 }
 

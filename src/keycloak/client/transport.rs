@@ -29,6 +29,8 @@ impl AdminClient {
         );
         loop {
             self.requests.fetch_add(1, Ordering::Relaxed);
+            // Held for this attempt only, not during the backoff below.
+            let permit = self.in_flight.acquire().await.ok();
             let outcome = match build().send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -48,6 +50,7 @@ impl AdminClient {
                 }
                 Err(e) => Err(e),
             };
+            drop(permit);
             let retry_at = Instant::now() + backoff;
             match outcome {
                 Ok(resp) if resp.status.is_server_error() => {

@@ -7,10 +7,19 @@ use serde_json::Value;
 
 use crate::keycloak::client::{AdminClient, AdminError, ApiResponse};
 use crate::keycloak::diff::{Observed, ObservedClient, ObservedUser, PasswordCheck};
+use crate::keycloak::password_proof::{CredentialStamp, PasswordProof};
 use crate::keycloak::realm_file::{ClientSpec, RealmFile, UserSpec};
 
-/// Read everything the plan needs for one realm file.
-pub async fn observe(client: &AdminClient, realm: &RealmFile) -> Result<Observed, AdminError> {
+/// Up to this many clients (users) in the file, each is looked up by name; beyond, the
+/// realm's whole collection is read by pages, so reads grow by pages, not by objects.
+pub const LOOKUPS_UP_TO: usize = 10;
+
+/// Read everything the plan needs for one realm file; passwords are proven as `proof` says.
+pub async fn observe(
+    client: &AdminClient,
+    realm: &RealmFile,
+    proof: &PasswordProof,
+) -> Result<Observed, AdminError> {
     let name = realm.name();
     let current = client
         .get_json(
@@ -24,18 +33,28 @@ pub async fn observe(client: &AdminClient, realm: &RealmFile) -> Result<Observed
     };
     // A wrong guess would count as a failed login where brute-force detection is on.
     let probe = !brute_force_protected(&current);
-    let clients = try_join_all(
-        realm
-            .clients()
-            .iter()
-            .map(|c| observe_client(client, name, c)),
-    );
-    let users = try_join_all(
-        realm
-            .users()
-            .iter()
-            .map(|u| observe_user(client, name, u, probe)),
-    );
+    let clients = async {
+        let found = find_clients(client, realm).await?;
+        try_join_all(
+            realm
+                .clients()
+                .iter()
+                .zip(found)
+                .map(|(spec, rep)| observe_client(spec, rep)),
+        )
+        .await
+    };
+    let users = async {
+        let found = find_users(client, realm).await?;
+        try_join_all(
+            realm
+                .users()
+                .iter()
+                .zip(found)
+                .map(|(spec, rep)| observe_user(client, name, spec, rep, probe, proof)),
+        )
+        .await
+    };
     let profile = async {
         if realm.users().is_empty() {
             return Ok(None);
@@ -57,6 +76,64 @@ pub async fn observe(client: &AdminClient, realm: &RealmFile) -> Result<Observed
     })
 }
 
+/// Keycloak's representation of each file client (in file order), by look-ups or by pages.
+async fn find_clients(
+    client: &AdminClient,
+    realm: &RealmFile,
+) -> Result<Vec<Option<Value>>, AdminError> {
+    let name = realm.name();
+    if realm.clients().len() <= LOOKUPS_UP_TO {
+        return try_join_all(
+            realm
+                .clients()
+                .iter()
+                .map(|c| client.find_client(name, c.client_id())),
+        )
+        .await;
+    }
+    let all = client.all_clients(name).await?;
+    Ok(realm
+        .clients()
+        .iter()
+        .map(|c| {
+            all.iter()
+                .find(|rep| rep.get("clientId").and_then(Value::as_str) == Some(c.client_id()))
+                .cloned()
+        })
+        .collect())
+}
+
+/// Keycloak's representation of each file user (in file order), by look-ups or by pages.
+pub async fn find_users(
+    client: &AdminClient,
+    realm: &RealmFile,
+) -> Result<Vec<Option<Value>>, AdminError> {
+    let name = realm.name();
+    if realm.users().len() <= LOOKUPS_UP_TO {
+        return try_join_all(
+            realm
+                .users()
+                .iter()
+                .map(|u| client.find_user(name, u.username())),
+        )
+        .await;
+    }
+    let all = client.all_users(name).await?;
+    Ok(realm
+        .users()
+        .iter()
+        .map(|u| {
+            all.iter()
+                .find(|rep| {
+                    rep.get("username")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(u.username()))
+                })
+                .cloned()
+        })
+        .collect())
+}
+
 /// Is brute-force detection on in this realm representation?
 pub fn brute_force_protected(realm: &Value) -> bool {
     realm.get("bruteForceProtected").and_then(Value::as_bool) == Some(true)
@@ -67,21 +144,21 @@ pub const NOT_PROBED: &str = "not checked: brute-force detection is on in this r
                               wrong guess counts as a failed login";
 
 async fn observe_client(
-    client: &AdminClient,
-    realm: &str,
     spec: &ClientSpec,
+    rep: Option<Value>,
 ) -> Result<Option<ObservedClient>, AdminError> {
-    let cid = spec.client_id();
-    let Some(rep) = client.find_client(realm, cid).await? else {
+    let Some(rep) = rep else {
         return Ok(None);
     };
-    // Read only when the file sets one: a GET of the client may mask it.
-    let secret = match (spec.secret(), rep.get("id").and_then(Value::as_str)) {
-        (Some(_), Some(id)) if spec.is_confidential() => {
-            client.client_secret(realm, id, cid).await?
-        }
-        _ => None,
-    };
+    // Keycloak's representation carries a confidential client's secret
+    // (`ModelToRepresentation#toRepresentation`; keycloak-behaviour §4); compared only when the
+    // file sets one, and a mask is not a secret.
+    let secret = spec
+        .secret()
+        .filter(|_| spec.is_confidential())
+        .and(rep.get("secret").and_then(Value::as_str))
+        .filter(|s| !s.is_empty() && !s.chars().all(|c| c == '*'))
+        .map(str::to_string);
     Ok(Some(ObservedClient { rep, secret }))
 }
 
@@ -89,18 +166,54 @@ async fn observe_user(
     client: &AdminClient,
     realm: &str,
     spec: &UserSpec,
+    rep: Option<Value>,
     probe: bool,
+    proof: &PasswordProof,
 ) -> Result<Option<ObservedUser>, AdminError> {
-    let username = spec.username();
-    let Some(rep) = client.find_user(realm, username).await? else {
+    let Some(rep) = rep else {
         return Ok(None);
     };
     let password = match spec.password() {
         None => PasswordCheck::NotChecked,
-        Some(_) if !probe => PasswordCheck::Unproven(NOT_PROBED.into()),
-        Some(p) => check_password(client, realm, &username.to_lowercase(), &p.value).await?,
+        Some(p) => {
+            prove_password(client, realm, &rep, spec.username(), &p.value, probe, proof).await?
+        }
     };
     Ok(Some(ObservedUser { rep, password }))
+}
+
+/// Is the user's password the file's? The local ledger first (one read of the credential's
+/// metadata, no hash), then a password grant, unless the realm counts failed logins.
+async fn prove_password(
+    client: &AdminClient,
+    realm: &str,
+    rep: &Value,
+    username: &str,
+    password: &str,
+    probe: bool,
+    proof: &PasswordProof,
+) -> Result<PasswordCheck, AdminError> {
+    let key = PasswordProof::key(client, realm, username);
+    let mut stamp = None;
+    if proof.keeps_ledger() {
+        if let Some(id) = rep.get("id").and_then(Value::as_str) {
+            stamp = CredentialStamp::of_password(&client.credentials(realm, id).await?);
+        }
+        if stamp
+            .as_ref()
+            .is_some_and(|s| proof.proves(&key, password, s))
+        {
+            return Ok(PasswordCheck::Matches);
+        }
+    }
+    if !probe {
+        return Ok(PasswordCheck::Unproven(NOT_PROBED.into()));
+    }
+    let check = check_password(client, realm, &username.to_lowercase(), password).await?;
+    if let (PasswordCheck::Matches, Some(stamp)) = (&check, stamp) {
+        proof.record(key, password, stamp);
+    }
+    Ok(check)
 }
 
 /// The password check: a password grant on the realm's `admin-cli`. A 200 opens a user

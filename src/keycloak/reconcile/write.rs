@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::keycloak::client::{AdminClient, AdminError, ApiResponse};
 use crate::keycloak::diff::{merge_client, ClientPlan, UserPlan};
-use crate::keycloak::realm_file::{ClientSpec, RealmFile};
+use crate::keycloak::password_proof::PasswordProof;
+use crate::keycloak::realm_file::{ClientSpec, RealmFile, UserSpec};
 use crate::report::{Event, Reporter};
 
 /// How a realm creation ended.
@@ -147,18 +148,20 @@ async fn create_client(
         spec.client_id(),
     )
     .await
+    .map(|_| ())
 }
 
+/// Create a user; its Keycloak id (from `Location`) when Keycloak gave one.
 async fn create_user(
     client: &AdminClient,
     realm: &str,
     body: &Value,
     username: &str,
-) -> Result<(), AdminError> {
+) -> Result<Option<String>, AdminError> {
     create_in(client, realm, "users", body, "user", username).await
 }
 
-/// POST one object (`noun` `name`) to the realm's `collection`.
+/// POST one object (`noun` `name`) to the realm's `collection`; the new object's id.
 async fn create_in(
     client: &AdminClient,
     realm: &str,
@@ -166,7 +169,7 @@ async fn create_in(
     body: &Value,
     noun: &str,
     name: &str,
-) -> Result<(), AdminError> {
+) -> Result<Option<String>, AdminError> {
     client
         .admin_checked(
             Method::POST,
@@ -175,7 +178,7 @@ async fn create_in(
             &format!("create {noun} `{name}` in realm `{realm}`"),
         )
         .await
-        .map(|_| ())
+        .map(|resp| resp.created_id())
 }
 
 /// Carry out a client's plan (the spec gives the fields to send).
@@ -212,14 +215,24 @@ pub(super) async fn execute_client(
     }
 }
 
-/// Carry out a user's plan.
+/// Carry out a user's plan; a password it sets goes into the ledger (when one is kept).
 pub(super) async fn execute_user(
     client: &AdminClient,
     realm: &str,
     plan: &UserPlan,
+    spec: &UserSpec,
+    proof: &PasswordProof,
 ) -> Result<(), AdminError> {
     match plan {
-        UserPlan::Create { username, body } => create_user(client, realm, body, username).await,
+        UserPlan::Create { username, body } => {
+            let id = create_user(client, realm, body, username).await?;
+            if let (Some(id), Some(p)) = (id, spec.password()) {
+                proof
+                    .record_set(client, realm, &id, username, &p.value)
+                    .await?;
+            }
+            Ok(())
+        }
         UserPlan::Update {
             username,
             id,
@@ -247,6 +260,9 @@ pub(super) async fn execute_user(
                         Some(&p.credential()),
                         &what,
                     )
+                    .await?;
+                proof
+                    .record_set(client, realm, id, username, &p.value)
                     .await?;
             }
             Ok(())

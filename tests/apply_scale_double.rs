@@ -1,0 +1,126 @@
+//! `apply` at scale against the in-process Keycloak double with its modelled password-hash
+//! cost (20 ms a hash, 2 at once): the requests stay bounded in flight, reads grow by pages,
+//! and with the local password ledger an unchanged re-apply needs no password grant.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use iamstack::keycloak::{self, ApplyOptions, ApplySummary, RealmFile};
+use iamstack::report::{Action, Reporter};
+use iamstack_test_support::{ADMIN_PASSWORD, ADMIN_USER};
+use keycloak_double::{DoubleConfig, RecordedRequest, RunningDouble};
+use url::Url;
+
+/// A realm file with `users` users (each with a password and a full profile) and `clients`
+/// confidential clients with secrets.
+fn scale_realm(users: usize, clients: usize) -> Vec<RealmFile> {
+    let mut y = String::from("realm: scale\nenabled: true\nclients:\n");
+    for c in 0..clients {
+        let _ = write!(
+            y,
+            "  - clientId: app-{c}\n    publicClient: false\n    secret: secret-of-app-{c}\n    \
+             serviceAccountsEnabled: true\n    redirectUris: [http://localhost:5000/*]\n"
+        );
+    }
+    y.push_str("users:\n");
+    for u in 0..users {
+        let _ = write!(
+            y,
+            "  - username: user-{u}\n    email: user-{u}@example.org\n    firstName: U\n    \
+             lastName: N{u}\n    enabled: true\n    credentials: [{{type: password, value: \
+             pw-{u}-secret}}]\n"
+        );
+    }
+    vec![keycloak::parse_realm_file(&y, "scale.yaml", false, &|_| None).expect("valid realm")]
+}
+
+async fn double() -> (RunningDouble, Url) {
+    let d = keycloak_double::start(DoubleConfig::default())
+        .await
+        .expect("double starts");
+    let url = Url::parse(&d.base_url()).unwrap();
+    (d, url)
+}
+
+async fn apply(url: &Url, realms: &[RealmFile], options: &ApplyOptions) -> ApplySummary {
+    let admin = iamstack::config::AdminCredentials {
+        username: ADMIN_USER.into(),
+        password: ADMIN_PASSWORD.into(),
+    };
+    keycloak::apply_options(url, &admin, realms, options, false, &Reporter::recording())
+        .await
+        .expect("apply succeeds")
+}
+
+/// Requests by kind: admin reads by path template, writes, password grants.
+fn by_kind(requests: &[RecordedRequest]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for r in requests {
+        let kind = match (r.method.as_str(), r.path.as_str()) {
+            ("GET", p) if p.ends_with("/credentials") => "credential reads",
+            ("GET", p) if p.ends_with("/users") => "user reads",
+            ("GET", p) if p.ends_with("/clients") => "client reads",
+            ("GET", p) if p.starts_with("/admin/") => "other reads",
+            (_, p) if p.starts_with("/admin/") => "writes",
+            ("POST", "/realms/master/protocol/openid-connect/token") => "admin logins",
+            ("POST", p) if p.ends_with("/openid-connect/token") => "password grants",
+            _ => "other",
+        };
+        *out.entry(kind).or_default() += 1;
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_more_requests_than_the_limit_are_ever_in_flight() {
+    let (d, url) = double().await;
+    let realms = scale_realm(10, 10);
+    let options = ApplyOptions {
+        concurrency: 3,
+        ..ApplyOptions::default()
+    };
+    apply(&url, &realms, &options).await;
+    d.reset_max_in_flight();
+    // Re-apply: 20 look-ups and 10 password grants could all go at once.
+    let summary = apply(&url, &realms, &options).await;
+    assert!(summary
+        .objects
+        .iter()
+        .all(|o| o.action == Action::Unchanged));
+    let most = d.max_in_flight();
+    assert!(most <= 3, "{most} requests in flight with --concurrency 3");
+    assert!(most >= 2, "the re-apply overlaps requests ({most} at most)");
+}
+
+#[tokio::test]
+async fn a_thousand_users_and_a_hundred_clients_reapply_by_pages_without_password_grants() {
+    let (d, url) = double().await;
+    let realms = scale_realm(1000, 100);
+    let ledger = tempfile::tempdir().unwrap();
+    let options = ApplyOptions {
+        password_ledger: Some(ledger.path().join("passwords.json")),
+        ..ApplyOptions::default()
+    };
+    let created = apply(&url, &realms, &options).await;
+    assert_eq!(created.created(), 1101);
+
+    d.clear_requests();
+    let again = apply(&url, &realms, &options).await;
+    assert_eq!(again.unchanged(), 1101, "{}", again.counts_line());
+    let kinds = by_kind(&d.requests());
+    assert_eq!(kinds.get("writes"), None, "{kinds:?}");
+    assert_eq!(kinds.get("password grants"), None, "{kinds:?}");
+    assert_eq!(
+        kinds.get("user reads"),
+        Some(&11),
+        "1000 users by pages of 100: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.get("client reads"),
+        Some(&2),
+        "100 clients + the built-ins: {kinds:?}"
+    );
+    assert_eq!(kinds.get("credential reads"), Some(&1000), "{kinds:?}");
+    // The realm and its user profile.
+    assert_eq!(kinds.get("other reads"), Some(&2), "{kinds:?}");
+}
