@@ -164,7 +164,8 @@ async fn apply_proving(
             format!("provision realm `{}`", realm.name())
         };
         let step = Step::start(reporter, step);
-        let result = reconcile::reconcile_realm(client, realm, dry_run, reporter, proof)
+        let report = |message: String| step.progress(message);
+        let result = reconcile::reconcile_realm(client, realm, dry_run, reporter, proof, &report)
             .await
             .with_context(|| {
                 format!(

@@ -39,7 +39,8 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Password grants in flight at once: each costs Keycloak a deliberately slow password hash.
 const PASSWORD_GRANTS_AT_ONCE: usize = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request may take, unless the caller gives its own budget.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The admin client. One per `apply`; it holds the current token (no process-wide state).
 pub struct AdminClient {
@@ -48,6 +49,8 @@ pub struct AdminClient {
     creds: AdminCredentials,
     token: tokio::sync::Mutex<Option<Token>>,
     retry_budget: Duration,
+    /// How long one request may take (default [`REQUEST_TIMEOUT`]).
+    request_timeout: Duration,
     requests: AtomicU32,
     /// Bounds the requests in flight (every attempt of every request holds a permit).
     in_flight: Semaphore,
@@ -63,7 +66,6 @@ impl AdminClient {
             .default_headers(headers)
             .user_agent(concat!("iamstack/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AdminError::Unexpected {
@@ -76,10 +78,21 @@ impl AdminClient {
             creds: creds.clone(),
             token: tokio::sync::Mutex::new(None),
             retry_budget: DEFAULT_RETRY_BUDGET,
+            request_timeout: REQUEST_TIMEOUT,
             requests: AtomicU32::new(0),
             in_flight: Semaphore::new(DEFAULT_CONCURRENCY),
             password_grants: Semaphore::new(PASSWORD_GRANTS_AT_ONCE),
         })
+    }
+
+    /// How long one request may take (default 30 s); work that grows with its body gets more.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// At most `n` requests in flight at once (at least 1).
@@ -123,6 +136,20 @@ impl AdminClient {
         body: Option<&Value>,
         what: &str,
     ) -> Result<ApiResponse, AdminError> {
+        self.admin_within(method, segments, query, body, what, self.request_timeout)
+            .await
+    }
+
+    /// [`AdminClient::admin`] with its own time budget (work that grows with its body).
+    pub async fn admin_within(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<ApiResponse, AdminError> {
         let url = self.url(segments);
         let mut relogged = false;
         loop {
@@ -138,7 +165,7 @@ impl AdminClient {
                 }
                 rb
             };
-            let resp = self.send(build, &method, what).await?;
+            let resp = self.send(build, &method, what, timeout).await?;
             if resp.status == StatusCode::UNAUTHORIZED {
                 if relogged {
                     return Err(AdminError::Unauthorized {
@@ -226,6 +253,7 @@ impl AdminClient {
             || self.http.post(url.clone()).form(&form),
             &Method::POST,
             "check a user's password",
+            self.request_timeout,
         )
         .await
     }
@@ -241,6 +269,7 @@ impl AdminClient {
                 || self.http.post(url.clone()).form(&form),
                 &Method::POST,
                 what,
+                self.request_timeout,
             )
             .await?;
         self.check(resp, what).map(|_| ())

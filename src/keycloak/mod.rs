@@ -11,6 +11,7 @@ pub mod diff;
 pub mod discovery;
 pub mod endpoints;
 pub mod password_proof;
+pub mod progress;
 pub mod realm_file;
 pub mod reconcile;
 pub mod user_profile;

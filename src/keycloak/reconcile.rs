@@ -15,6 +15,7 @@ use super::apply::ObjectOutcome;
 use super::client::{AdminClient, AdminError};
 use super::diff::{plan, Observed, RealmPlan};
 use super::password_proof::PasswordProof;
+use super::progress::{Progress, Report};
 use super::realm_file::{RealmFile, IMPORT_ONLY_REALM_KEYS};
 use super::user_profile;
 use crate::report::{Action, Event, Reporter};
@@ -29,6 +30,7 @@ pub async fn reconcile_realm(
     dry_run: bool,
     reporter: &Reporter,
     proof: &PasswordProof,
+    report: Report<'_>,
 ) -> Result<Vec<ObjectOutcome>, AdminError> {
     let run = Run {
         client,
@@ -36,6 +38,7 @@ pub async fn reconcile_realm(
         dry_run,
         reporter,
         proof,
+        report,
     };
     reconcile_once(&run, true).await
 }
@@ -47,6 +50,8 @@ struct Run<'a> {
     dry_run: bool,
     reporter: &'a Reporter,
     proof: &'a PasswordProof,
+    /// Progress of long phases, as the running step's progress.
+    report: Report<'a>,
 }
 
 async fn reconcile_once(run: &Run<'_>, may_retry: bool) -> Result<Vec<ObjectOutcome>, AdminError> {
@@ -55,9 +60,10 @@ async fn reconcile_once(run: &Run<'_>, may_retry: bool) -> Result<Vec<ObjectOutc
         realm,
         reporter,
         proof,
+        report,
         ..
     } = *run;
-    let observed = observe(client, realm, proof).await?;
+    let observed = observe(client, realm, proof, report).await?;
     let plan = plan(realm, &observed);
     for message in warnings(realm, &observed) {
         reporter.emit(Event::Warning { message });
@@ -82,6 +88,7 @@ pub async fn execute(
         dry_run,
         reporter,
         proof: &proof,
+        report: &|_| {},
     };
     execute_plan(&run, plan, true).await
 }
@@ -97,6 +104,7 @@ async fn execute_plan(
         dry_run,
         reporter,
         proof,
+        report,
     } = *run;
     let mut out = Outcomes {
         realm: realm.name(),
@@ -105,6 +113,20 @@ async fn execute_plan(
     };
     match plan {
         RealmPlan::Create { body } => {
+            let hashes = realm
+                .users()
+                .iter()
+                .filter(|u| u.password().is_some())
+                .count();
+            if !dry_run && hashes >= 50 {
+                report(format!(
+                    "creating realm `{}` with {} users: Keycloak hashes each password, \
+                     allowed up to {} s",
+                    realm.name(),
+                    realm.users().len(),
+                    write::realm_post_budget(realm, client.request_timeout()).as_secs()
+                ));
+            }
             if !dry_run {
                 match create_realm(client, realm, body, reporter).await? {
                     Created::Whole => record_created(client, realm, proof).await?,
@@ -138,6 +160,7 @@ async fn execute_plan(
             users,
         } => {
             let name = realm.name();
+            let done = Progress::new(report, "reconciled objects", clients.len() + users.len());
             if realm_patch.is_empty() {
                 out.push("realm", name, Action::Unchanged, Vec::new());
             } else {
@@ -164,6 +187,7 @@ async fn execute_plan(
                 }
                 let (action, changes) = plan.action();
                 out.push("client", plan.name(), action, changes.to_vec());
+                done.tick();
             }
             for (plan, spec) in users.iter().zip(realm.users()) {
                 if !dry_run {
@@ -171,6 +195,7 @@ async fn execute_plan(
                 }
                 let (action, changes) = plan.action();
                 out.push("user", plan.name(), action, changes.to_vec());
+                done.tick();
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::error::Kind;
 
-/// Why Keycloak's admin API could not be used. Exit 6, but `Unreachable` (5) and
+/// Why Keycloak's admin API could not be used. Exit 6, but `Unreachable` and `Slow` (5) and
 /// `InvalidUrl` (7).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AdminError {
@@ -16,6 +16,16 @@ pub enum AdminError {
         url: String,
         cause: String,
         budget_s: u64,
+    },
+    #[error(
+        "Keycloak took longer than {after_s} s to {what}: it is reachable but busy (each \
+         password it stores or checks costs a deliberately slow hash){hint}"
+    )]
+    Slow {
+        what: String,
+        after_s: u64,
+        /// What to do now (e.g. run again: the request may still complete).
+        hint: String,
     },
     #[error(
         "Keycloak at {url} rejected the admin login of `{user}` (HTTP {status}: {message}). \
@@ -66,7 +76,7 @@ pub enum AdminError {
 impl AdminError {
     pub fn kind(&self) -> Kind {
         match self {
-            AdminError::Unreachable { .. } => Kind::NotReady,
+            AdminError::Unreachable { .. } | AdminError::Slow { .. } => Kind::NotReady,
             AdminError::InvalidUrl { .. } => Kind::InvalidConfig,
             _ => Kind::AdminApi,
         }

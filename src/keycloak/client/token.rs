@@ -79,6 +79,7 @@ impl AdminClient {
                 || self.http.post(url.clone()).form(form),
                 &Method::POST,
                 "log in to the admin API",
+                self.request_timeout,
             )
             .await?;
         let status = resp.status.as_u16();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::LOCATION;
 use reqwest::{Method, RequestBuilder};
 
-use super::{AdminClient, AdminError, ApiResponse, REQUEST_TIMEOUT};
+use super::{AdminClient, AdminError, ApiResponse};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -15,11 +15,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 impl AdminClient {
     /// Send with retries: connection errors (any error for idempotent methods) and 5xx are
     /// retried with exponential backoff until the budget is spent.
+    /// `timeout` bounds each attempt: a timed-out request reached Keycloak, so it is `Slow`,
+    /// never `Unreachable`, and a timed-out POST is never resent (it may have been carried out).
     pub(super) async fn send(
         &self,
         build: impl Fn() -> RequestBuilder,
         method: &Method,
         what: &str,
+        timeout: Duration,
     ) -> Result<ApiResponse, AdminError> {
         let deadline = Instant::now() + self.retry_budget;
         let mut backoff = FIRST_BACKOFF;
@@ -31,7 +34,7 @@ impl AdminClient {
             self.requests.fetch_add(1, Ordering::Relaxed);
             // Held for this attempt only, not during the backoff below.
             let permit = self.in_flight.acquire().await.ok();
-            let outcome = match build().send().await {
+            let outcome = match build().timeout(timeout).send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let location = resp
@@ -63,6 +66,15 @@ impl AdminClient {
                     }
                 }
                 Ok(resp) => return Ok(resp),
+                Err(e) if e.is_timeout() && !e.is_connect() => {
+                    if !idempotent || retry_at >= deadline {
+                        return Err(AdminError::Slow {
+                            what: what.to_string(),
+                            after_s: timeout.as_secs(),
+                            hint: String::new(),
+                        });
+                    }
+                }
                 Err(e) => {
                     let retriable = e.is_connect() || idempotent;
                     if !retriable || retry_at >= deadline {
@@ -84,9 +96,6 @@ impl AdminClient {
 /// The deepest cause of a transport error ("Connection refused (os error 111)"), which says
 /// more than reqwest's "error sending request for url (...)".
 fn transport_cause(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
-    }
     let mut deepest: &dyn std::error::Error = e;
     while let Some(next) = deepest.source() {
         deepest = next;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::keycloak::client::{AdminClient, AdminError, ApiResponse};
 use crate::keycloak::diff::{Observed, ObservedClient, ObservedUser, PasswordCheck};
 use crate::keycloak::password_proof::{CredentialStamp, PasswordProof};
+use crate::keycloak::progress::{Progress, Report};
 use crate::keycloak::realm_file::{ClientSpec, RealmFile, UserSpec};
 
 /// Up to this many clients (users) in the file, each is looked up by name; beyond, the
@@ -19,6 +20,7 @@ pub async fn observe(
     client: &AdminClient,
     realm: &RealmFile,
     proof: &PasswordProof,
+    report: Report<'_>,
 ) -> Result<Observed, AdminError> {
     let name = realm.name();
     let current = client
@@ -44,15 +46,14 @@ pub async fn observe(
         )
         .await
     };
+    let checked = Progress::new(report, "checked users", realm.users().len());
     let users = async {
         let found = find_users(client, realm).await?;
-        try_join_all(
-            realm
-                .users()
-                .iter()
-                .zip(found)
-                .map(|(spec, rep)| observe_user(client, name, spec, rep, probe, proof)),
-        )
+        try_join_all(realm.users().iter().zip(found).map(|(spec, rep)| async {
+            let user = observe_user(client, name, spec, rep, probe, proof).await;
+            checked.tick();
+            user
+        }))
         .await
     };
     let profile = async {

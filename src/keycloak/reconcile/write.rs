@@ -4,6 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use std::time::Duration;
+
 use crate::keycloak::client::{AdminClient, AdminError, ApiResponse};
 use crate::keycloak::diff::{merge_client, ClientPlan, UserPlan};
 use crate::keycloak::password_proof::PasswordProof;
@@ -48,6 +50,18 @@ pub(super) fn unknown_field_refusal(resp: &ApiResponse, what: &str) -> Option<Ad
     })
 }
 
+/// How long the realm POST may take: the usual request budget (`base`) plus a second for
+/// each password the import hashes (Keycloak hashes them all in the one request, deliberately
+/// slowly), so a big realm is not cut off while Keycloak works.
+pub fn realm_post_budget(realm: &RealmFile, base: Duration) -> Duration {
+    let hashes = realm
+        .users()
+        .iter()
+        .filter(|u| u.password().is_some())
+        .count();
+    base + Duration::from_secs(u64::try_from(hashes).unwrap_or(u64::MAX))
+}
+
 /// Create the realm with its clients and users embedded (one request); when Keycloak refuses
 /// that form, one by one.
 pub(super) async fn create_realm(
@@ -57,12 +71,46 @@ pub(super) async fn create_realm(
     reporter: &Reporter,
 ) -> Result<Created, AdminError> {
     let name = realm.name();
-    let what = format!("create realm `{name}`");
+    let users = realm.users().len();
+    let what = if users > 0 {
+        format!("create realm `{name}` with {users} users")
+    } else {
+        format!("create realm `{name}`")
+    };
+    let budget = realm_post_budget(realm, client.request_timeout());
     let resp = client
-        .admin(Method::POST, &["admin", "realms"], &[], Some(body), &what)
+        .admin_within(
+            Method::POST,
+            &["admin", "realms"],
+            &[],
+            Some(body),
+            &what,
+            budget,
+        )
         .await;
     let resp = match resp {
         Ok(r) => r,
+        // Never resent: Keycloak may have done it. The import is one transaction, so a realm
+        // that is there now is there whole.
+        Err(AdminError::Slow { what, after_s, .. }) => {
+            let there = client
+                .get_json(
+                    &["admin", "realms", name],
+                    &[],
+                    &format!("read realm `{name}`"),
+                )
+                .await?;
+            if there.is_some() {
+                return Ok(Created::Whole);
+            }
+            return Err(AdminError::Slow {
+                what,
+                after_s,
+                hint: "; the realm is not there yet, Keycloak may still be importing it: run \
+                       `iamstack apply` again in a minute (it reconciles whatever exists)"
+                    .into(),
+            });
+        }
         // 5xx after the retry budget: the embedded form may be what Keycloak chokes on.
         Err(AdminError::Status {
             status, message, ..

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
@@ -245,6 +245,19 @@ async fn record_and_negotiate(
     request: Request,
     next: Next,
 ) -> Response {
+    // The work runs in its own task: like Keycloak's worker threads, it goes on (and is
+    // recorded) when the client gives up waiting and closes the connection.
+    let work = tokio::spawn(serve_and_record(app, request, next));
+    work.await.unwrap_or_else(|e| {
+        ApiError::c(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("handler failed: {e}"),
+        )
+        .into_response()
+    })
+}
+
+async fn serve_and_record(app: AppState, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
