@@ -30,6 +30,61 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which grant `token` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantArg {
+    /// The client's service account.
+    ClientCredentials,
+    /// Resource owner password credentials, as the user.
+    Password,
+    /// Authorization code with PKCE through Keycloak's login page (a scripted browser).
+    Code,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Realm [default: the first realm in the realm files].
+    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
+    pub realm_name: Option<String>,
+
+    /// Client [default: the realm's first confidential client].
+    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
+    pub client: Option<String>,
+
+    /// User, for the password and code grants [default: the realm's first user with a password].
+    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
+    pub user: Option<String>,
+
+    /// How to get the token.
+    #[arg(long, value_enum, default_value_t = GrantArg::ClientCredentials)]
+    pub grant: GrantArg,
+
+    /// The scope to ask for (space-separated).
+    #[arg(long, default_value = "openid")]
+    pub scope: String,
+
+    /// Print the ID token instead of the access token.
+    #[arg(long, conflicts_with_all = ["refresh_token", "full"])]
+    pub id_token: bool,
+
+    /// Print the refresh token instead of the access token.
+    #[arg(long, conflicts_with_all = ["full", "decode"])]
+    pub refresh_token: bool,
+
+    /// Print the whole token response as JSON.
+    #[arg(long, conflicts_with = "decode")]
+    pub full: bool,
+
+    /// Print the token's header and claims as JSON, once its signature verifies with the realm's keys.
+    #[arg(long)]
+    pub decode: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFlag {
     Auto,
@@ -53,6 +108,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Run the OAuth2/OIDC flows end to end against the provisioned realm.
     Verify(VerifyArgs),
+    /// Print an access token (or the whole token response, or its claims) for curl and scripts.
+    Token(TokenArgs),
     /// Print endpoints and credentials as environment variables.
     Env(EnvArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.

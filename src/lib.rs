@@ -30,6 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(args) => commands::status::run(args, &reporter).await,
         Command::Apply(args) => commands::apply::run(args, &reporter).await,
         Command::Verify(args) => commands::verify::run(args, &reporter).await,
+        Command::Token(args) => commands::token::run(args, &reporter).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
     }

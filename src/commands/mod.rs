@@ -5,5 +5,6 @@ pub mod down;
 pub mod env;
 pub mod schema;
 pub mod status;
+pub mod token;
 pub mod up;
 pub mod verify;

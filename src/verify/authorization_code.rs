@@ -33,14 +33,14 @@ impl Verifier<'_> {
             .append_pair("client_id", &self.t.client_id)
             .append_pair("redirect_uri", &self.t.redirect_uri)
             .append_pair("response_type", "code")
-            .append_pair("scope", "openid")
+            .append_pair("scope", &self.scope)
             .append_pair("state", &state)
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &pkce.challenge)
             .append_pair("code_challenge_method", "S256");
         let described = format!(
-            "GET {} (client_id={}, redirect_uri={}, response_type=code, scope=openid, state, nonce, PKCE S256)",
-            e.authorization, self.t.client_id, self.t.redirect_uri
+            "GET {} (client_id={}, redirect_uri={}, response_type=code, scope={}, state, nonce, PKCE S256)",
+            e.authorization, self.t.client_id, self.t.redirect_uri, self.scope
         );
 
         // 1. The login page.
@@ -103,6 +103,12 @@ impl Verifier<'_> {
             )
             .await?;
         let tokens = self.tokens_from(EXCHANGE, &described, &answer)?;
+        // Without `openid` (only `iamstack token --scope` asks so) there is no ID token and
+        // no userinfo.
+        if !self.scope.split(' ').any(|s| s == "openid") {
+            self.session = Some(BrowserSession { tokens, nonce });
+            return Ok("logged in through the login form".into());
+        }
         if tokens.id.is_none() {
             return Err(
                 CheckFailure::new(EXCHANGE, "no id_token although scope=openid was asked")

@@ -13,6 +13,12 @@ pub enum VerifyError {
         names(.failed)
     )]
     ChecksFailed { failed: Vec<Check> },
+    /// `iamstack token`: the grant was refused (exit 8), with `verify`'s diagnosis.
+    #[error("the {grant} grant got no token: {failure}")]
+    GrantFailed { grant: String, failure: String },
+    /// `iamstack token`: the token response lacks the token asked for (exit 8).
+    #[error("the token response has no {what}: {fix}")]
+    NoSuchToken { what: String, fix: String },
     #[error(
         "realm `{name}` is not in the realm files (they define: {}); pass the file with --realm",
         .known.join(", ")
@@ -47,7 +53,9 @@ pub enum VerifyError {
 impl VerifyError {
     pub fn kind(&self) -> Kind {
         match self {
-            VerifyError::ChecksFailed { .. } => Kind::VerifyFailed,
+            VerifyError::ChecksFailed { .. }
+            | VerifyError::GrantFailed { .. }
+            | VerifyError::NoSuchToken { .. } => Kind::VerifyFailed,
             VerifyError::UnknownRealm { .. }
             | VerifyError::NoRealm
             | VerifyError::UnknownClient { .. }

@@ -13,6 +13,8 @@ use crate::report::CheckFailure;
 /// Tokens from one token response.
 #[derive(Debug, Clone)]
 pub(super) struct Tokens {
+    /// The token response as Keycloak sent it (`iamstack token --full`).
+    pub(super) raw: Value,
     pub(super) access: String,
     pub(super) refresh: Option<String>,
     pub(super) id: Option<String>,
@@ -148,6 +150,7 @@ impl Verifier<'_> {
             access,
             refresh: get("refresh_token"),
             id: get("id_token"),
+            raw: json,
         })
     }
 

@@ -1,5 +1,6 @@
-//! ID token verification with `jsonwebtoken`: RS256 signature with the realm key named by the
-//! token's `kid` in the JWKS, then `iss`, `aud`, `exp` and `nonce`.
+//! Token verification with `jsonwebtoken`: RS256 signature with the realm key named by the
+//! token's `kid` in the JWKS, then `iss`, `aud`, `exp` and `nonce` for ID tokens
+//! ([`verify_id_token`]), `iss` and `exp` for any token (`token --decode`, [`verified_parts`]).
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::Jwk;
@@ -18,12 +19,9 @@ pub struct Expected<'a> {
 /// Seconds of clock skew tolerated on `exp`.
 const LEEWAY_SECONDS: u64 = 30;
 
-/// Verify an ID token; on success, the key id that signed it.
-pub fn verify_id_token(
-    token: &str,
-    jwks: &Value,
-    expected: Expected<'_>,
-) -> Result<String, String> {
+/// The realm key that signed `token`: its header must say RS256 and name a `sig` key of the
+/// JWKS by `kid`. The key id and the decoding key.
+fn signing_key(token: &str, jwks: &Value) -> Result<(String, DecodingKey), String> {
     let header = decode_header(token).map_err(|e| format!("not a JWT ({e})"))?;
     if header.alg != Algorithm::RS256 {
         return Err(format!(
@@ -62,7 +60,38 @@ pub fn verify_id_token(
         .map_err(|e| format!("key `{kid}` in the JWKS is not a usable JWK ({e})"))?;
     let decoding_key = DecodingKey::from_jwk(&jwk)
         .map_err(|e| format!("key `{kid}` in the JWKS is not a usable RSA key ({e})"))?;
+    Ok((kid, decoding_key))
+}
 
+/// Any token of the realm (access, ID, refresh-less): its header and claims once the RS256
+/// signature verifies with the JWKS key named by `kid`, `iss` is `issuer` and it has not
+/// expired. No audience check: an access token's `aud` is whatever Keycloak's mappers made.
+pub fn verified_parts(token: &str, jwks: &Value, issuer: &str) -> Result<(Value, Value), String> {
+    let (kid, key) = signing_key(token, jwks)?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    let data = decode::<Value>(token, &key, &validation).map_err(|e| match e.kind() {
+        ErrorKind::InvalidSignature => {
+            format!("the signature does not verify with key `{kid}` from the JWKS")
+        }
+        ErrorKind::InvalidIssuer => format!("iss is not \"{issuer}\""),
+        ErrorKind::ExpiredSignature => "expired".to_string(),
+        other => format!("rejected: {other:?}"),
+    })?;
+    let header = serde_json::to_value(&data.header).unwrap_or(Value::Null);
+    Ok((header, data.claims))
+}
+
+/// Verify an ID token; on success, the key id that signed it.
+pub fn verify_id_token(
+    token: &str,
+    jwks: &Value,
+    expected: Expected<'_>,
+) -> Result<String, String> {
+    let (kid, decoding_key) = signing_key(token, jwks)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.leeway = LEEWAY_SECONDS;
     validation.set_issuer(&[expected.issuer]);

@@ -21,6 +21,7 @@
 //! checks in order and reports them, `verifier.rs` holds what one check leaves for the next,
 //! `http.rs` sends requests and keeps Keycloak's answers, `diagnose.rs` turns an answer into a
 //! likely cause, `html.rs` reads Keycloak's pages, `pkce.rs` makes PKCE, `state` and `nonce`.
+//! `token.rs` runs one grant for `iamstack token`.
 
 // A step's error is the check's whole explanation (five strings and a status, 128 bytes),
 // built at most once per check: boxing it would only add noise to every step.
@@ -42,6 +43,7 @@ mod logout;
 pub mod pkce;
 mod run;
 mod target;
+pub mod token;
 mod verifier;
 
 pub use check::Check;

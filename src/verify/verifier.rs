@@ -23,6 +23,8 @@ pub(super) struct Verifier<'a> {
     pub(super) client_credentials: Option<Tokens>,
     pub(super) password: Option<Tokens>,
     pub(super) session: Option<BrowserSession>,
+    /// The scope the browser login asks for (`openid`; `iamstack token --scope` may change it).
+    pub(super) scope: String,
 }
 
 impl<'a> Verifier<'a> {
@@ -36,6 +38,7 @@ impl<'a> Verifier<'a> {
             client_credentials: None,
             password: None,
             session: None,
+            scope: "openid".into(),
         })
     }
 
