@@ -30,6 +30,39 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A service of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceArg {
+    Postgres,
+    Keycloak,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// Only this service [default: both, interleaved in time order].
+    #[arg(value_enum)]
+    pub service: Option<ServiceArg>,
+
+    /// Keep printing new output until interrupted.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+
+    /// Only output since then: a duration back from now (`90s`, `10m`, `2h`, `1d`) or a Unix time.
+    #[arg(long)]
+    pub since: Option<String>,
+
+    /// Only the last N lines of each service.
+    #[arg(long)]
+    pub tail: Option<usize>,
+
+    /// Start each line with the engine's timestamp.
+    #[arg(long, short = 't')]
+    pub timestamps: bool,
+}
+
 /// Which grant `token` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GrantArg {
@@ -110,6 +143,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print an access token (or the whole token response, or its claims) for curl and scripts.
     Token(TokenArgs),
+    /// Show the stack's logs: both services interleaved in time order, or one.
+    Logs(LogsArgs),
     /// Print endpoints and credentials as environment variables.
     Env(EnvArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.

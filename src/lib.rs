@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => commands::apply::run(args, &reporter).await,
         Command::Verify(args) => commands::verify::run(args, &reporter).await,
         Command::Token(args) => commands::token::run(args, &reporter).await,
+        Command::Logs(args) => commands::logs::run(args).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
     }

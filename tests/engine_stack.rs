@@ -933,9 +933,93 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
         "{vars}"
     );
 
+    logs_interleave_both_services_and_follow_new_output(&ctx, &project, kc_port).await;
+
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// `iamstack logs` on the running stack: both services in time order with their prefix, one
+/// service's tail, and `--follow` printing a request Keycloak logs after it started.
+async fn logs_interleave_both_services_and_follow_new_output(
+    ctx: &Ctx,
+    project: &str,
+    kc_port: u16,
+) {
+    let args = |extra: &[&str]| {
+        let mut a = vec!["logs".to_string(), "--project".into(), project.to_string()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let all = ctx.iamstack(&args(&["--timestamps"])).await;
+    assert_eq!(all.code, 0, "{}", all.describe());
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    let services: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or_default())
+        .collect();
+    assert!(
+        services.contains(&"postgres") && services.contains(&"keycloak"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        services
+            .iter()
+            .all(|s| *s == "postgres" || *s == "keycloak"),
+        "{}",
+        all.stdout
+    );
+    let stamps: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or_default())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] <= w[1]),
+        "time order: {}",
+        all.stdout
+    );
+    assert!(all.stdout.contains("Listening on:"), "{}", all.stdout);
+
+    let tail = ctx.iamstack(&args(&["keycloak", "--tail", "3"])).await;
+    assert_eq!(tail.code, 0, "{}", tail.describe());
+    let tail_lines: Vec<&str> = tail.stdout.lines().collect();
+    assert_eq!(tail_lines.len(), 3, "{}", tail.stdout);
+    assert!(
+        tail_lines.iter().all(|l| l.starts_with("keycloak | ")),
+        "{}",
+        tail.stdout
+    );
+
+    // --follow: a request made after it started shows up in Keycloak's access log.
+    use tokio::io::AsyncBufReadExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"));
+    cmd.args(args(&["keycloak", "--follow", "--tail", "0"]))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("IAMSTACK_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd.spawn().expect("logs --follow starts");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let marker = format!("/realms/master?follow-{}", std::process::id());
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let _ = reqwest::get(format!("http://127.0.0.1:{kc_port}{marker}")).await;
+            match tokio::time::timeout(Duration::from_millis(500), out.next_line()).await {
+                Ok(Ok(Some(line))) if line.contains("follow-") => return line,
+                Ok(Ok(None)) => panic!("logs --follow ended"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the request appears while following");
+    assert!(seen.starts_with("keycloak | "), "{seen}");
+    child.kill().await.ok();
 }
 
 /// What a run reported of `up`'s change list, in order: each object of the stack with its

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod down;
 pub mod env;
+pub mod logs;
 pub mod schema;
 pub mod status;
 pub mod token;

@@ -17,5 +17,6 @@ mod pull;
 
 pub use client::{Engine, MIN_API};
 pub use error::EngineError;
+pub use logs::{parse_timestamped, LogLine, LogQuery};
 pub use objects::{ContainerInfo, NetworkInfo, VolumeInfo};
 pub use pull::PullError;

@@ -45,6 +45,10 @@ pub enum StackError {
     #[error("container `{name}` disappeared")]
     Disappeared { name: String },
 
+    /// A command that reads a running stack found no container for a service.
+    #[error("there is no {service} container `{name}`: start the stack with `iamstack up` (and the same --project)")]
+    NoContainer { service: &'static str, name: String },
+
     #[error("container `{name}` publishes no host port for {port}/tcp")]
     NoPublishedPort { name: String, port: u16 },
 
@@ -130,7 +134,8 @@ impl StackError {
             StackError::NotOurs { .. } | StackError::PortsTaken(_) => Some(Kind::Conflict),
             StackError::Exited { .. }
             | StackError::TimedOut { .. }
-            | StackError::WrongCredentials { .. } => Some(Kind::NotReady),
+            | StackError::WrongCredentials { .. }
+            | StackError::NoContainer { .. } => Some(Kind::NotReady),
             StackError::ImageMissing { .. }
             | StackError::PullFailed { .. }
             | StackError::MissingAfterPull { .. }

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod discover;
 pub mod down;
 pub mod error;
+pub mod logs;
 pub mod observe;
 pub mod plan;
 pub mod ports;
