@@ -30,6 +30,30 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Realm [default: the first realm in the realm files].
+    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
+    pub realm_name: Option<String>,
+
+    /// Confidential client the demo logs in as [default: the realm's first confidential client].
+    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
+    pub client: Option<String>,
+
+    /// User the password form starts with [default: the realm's first user with a password].
+    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
+    pub user: Option<String>,
+
+    /// Port on 127.0.0.1; the client's redirect URIs must allow http://localhost:<port>/callback.
+    #[arg(long, env = "IAMSTACK_DEMO_PORT", default_value_t = crate::demo::DEFAULT_PORT)]
+    pub port: u16,
+}
+
 /// A service of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ServiceArg {
@@ -145,6 +169,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Show the stack's logs: both services interleaved in time order, or one.
     Logs(LogsArgs),
+    /// Serve the reference's three client apps on http://localhost:5000 (loopback only).
+    Demo(DemoArgs),
     /// Print endpoints and credentials as environment variables.
     Env(EnvArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.

@@ -83,6 +83,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if let Some(e) = cause.downcast_ref::<StackError>() {
         return e.kind();
     }
+    if let Some(e) = cause.downcast_ref::<crate::demo::DemoError>() {
+        return Some(e.kind());
+    }
     if cause.is::<Interrupted>() {
         return Some(Kind::Interrupted);
     }

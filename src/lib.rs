@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod docker;
 pub mod error;
 pub mod keycloak;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => commands::verify::run(args, &reporter).await,
         Command::Token(args) => commands::token::run(args, &reporter).await,
         Command::Logs(args) => commands::logs::run(args).await,
+        Command::Demo(args) => commands::demo::run(args, &reporter).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand: resolve configuration, call the library, report, pick the exit code.
 
 pub mod apply;
+pub mod demo;
 pub mod down;
 pub mod env;
 pub mod logs;
