@@ -17,6 +17,7 @@ pub mod exit {
     pub const ADMIN_API: u8 = 6;
     pub const INVALID_CONFIG: u8 = 7;
     pub const VERIFY_FAILED: u8 = 8;
+    pub const IMAGE: u8 = 9;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -35,6 +36,8 @@ pub enum Kind {
     InvalidConfig,
     /// `verify`: an OAuth2/OIDC check failed (8).
     VerifyFailed,
+    /// An image is missing or cannot be pulled (9).
+    Image,
     /// Ctrl-C (130).
     Interrupted,
 }
@@ -48,6 +51,7 @@ impl Kind {
             Kind::AdminApi => exit::ADMIN_API,
             Kind::InvalidConfig => exit::INVALID_CONFIG,
             Kind::VerifyFailed => exit::VERIFY_FAILED,
+            Kind::Image => exit::IMAGE,
             Kind::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -82,6 +86,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     }
     if let Some(e) = cause.downcast_ref::<StackError>() {
         return e.kind();
+    }
+    if cause.is::<crate::docker::PullError>() {
+        return Some(Kind::Image);
     }
     if let Some(e) = cause.downcast_ref::<crate::demo::DemoError>() {
         return Some(e.kind());
@@ -129,5 +136,10 @@ mod tests {
             message: "Conflict detected".into(),
         };
         assert_eq!(exit_code(&wrapped(refused.into())), 6);
+        let image = crate::stack::StackError::ImageMissing {
+            image: "keycloak/keycloak:26.2".into(),
+            flag: "--keycloak-image",
+        };
+        assert_eq!(exit_code(&wrapped(image.into())), 9);
     }
 }

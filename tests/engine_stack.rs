@@ -817,7 +817,7 @@ async fn a_dry_run_and_a_missing_image_create_nothing() {
 
     let missing = "iamstack-test/no-such-image:0";
     let up = ctx.up(&["--keycloak-image", missing]).await;
-    assert_ne!(up.code, 0, "{}", up.describe());
+    assert_eq!(up.code, 9, "a missing image is exit 9: {}", up.describe());
     assert!(
         up.stderr.contains(&format!("image `{missing}`")),
         "{}",

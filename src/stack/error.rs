@@ -127,8 +127,7 @@ impl std::fmt::Display for PortTaken {
 }
 
 impl StackError {
-    /// The exit-code row; `None` for image problems and inconsistencies, which have no row of
-    /// their own yet (exit 1; image problems get one with the reliability work).
+    /// The exit-code row; `None` for inconsistencies of the engine's answers (exit 1).
     pub fn kind(&self) -> Option<Kind> {
         match self {
             StackError::NotOurs { .. } | StackError::PortsTaken(_) => Some(Kind::Conflict),
@@ -138,9 +137,8 @@ impl StackError {
             | StackError::NoContainer { .. } => Some(Kind::NotReady),
             StackError::ImageMissing { .. }
             | StackError::PullFailed { .. }
-            | StackError::MissingAfterPull { .. }
-            | StackError::Disappeared { .. }
-            | StackError::NoPublishedPort { .. } => None,
+            | StackError::MissingAfterPull { .. } => Some(Kind::Image),
+            StackError::Disappeared { .. } | StackError::NoPublishedPort { .. } => None,
         }
     }
 }
