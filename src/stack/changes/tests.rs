@@ -245,8 +245,8 @@ fn pulls_follow_the_policy_and_never_on_a_missing_image_fails_before_anything() 
     let msg = err.to_string();
     assert!(msg.contains("image `keycloak/keycloak:26.2`"), "{msg}");
     assert!(msg.contains("--keycloak-image"), "{msg}");
-    // No exit code of its own yet (1); image problems get theirs later.
-    assert_eq!(crate::error::exit_code(&err.into()), 1);
+    // Image problems have their row: exit 9.
+    assert_eq!(crate::error::exit_code(&err.into()), 9);
 }
 
 #[test]
