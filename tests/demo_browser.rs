@@ -30,10 +30,22 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The chromedriver to run: `$CHROMEDRIVER`, else GitHub's runners' `$CHROMEWEBDRIVER/chromedriver`,
+/// else `chromedriver` on the PATH (Debian's `chromium-driver`).
+fn chromedriver_program() -> std::path::PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    var("CHROMEDRIVER")
+        .map(Into::into)
+        .or_else(|| {
+            var("CHROMEWEBDRIVER").map(|d| std::path::PathBuf::from(d).join("chromedriver"))
+        })
+        .unwrap_or_else(|| "chromedriver".into())
+}
+
 /// chromedriver on a free port, killed on drop; `None` (skip) when it is not installed.
 async fn chromedriver() -> Option<(tokio::process::Child, u16)> {
     let port = free_port();
-    let child = tokio::process::Command::new("chromedriver")
+    let child = tokio::process::Command::new(chromedriver_program())
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
