@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::cli::{AdminArgs, ProjectArgs};
 use crate::names;
 
+mod data_dir;
 mod env_file;
 mod error;
 #[cfg(test)]
@@ -159,12 +160,25 @@ impl StackConfig {
         let project = project_name(&args.project)?;
         let data = match &args.data_dir {
             None => DataSource::Volume,
-            Some(dir) => DataSource::HostDir(std::path::absolute(dir).map_err(|source| {
-                ConfigError::DataDir {
+            Some(dir) => {
+                let absolute = std::path::absolute(dir).map_err(|source| ConfigError::DataDir {
                     path: dir.clone(),
                     source,
+                })?;
+                // The path is the engine's: only a local engine shares this file system.
+                let seen = if engine.is_local() {
+                    data_dir::look(&absolute)
+                } else {
+                    data_dir::Seen::default()
+                };
+                if let Some(problem) = data_dir::problem(&absolute, &seen) {
+                    return Err(ConfigError::DataDirUnusable {
+                        path: absolute,
+                        problem,
+                    });
                 }
-            })?),
+                DataSource::HostDir(absolute)
+            }
         };
         let config = StackConfig {
             project,

@@ -40,7 +40,9 @@ fn iamstack(args: &[&str]) -> Run {
 fn help_lists_every_command() {
     let r = iamstack(&["--help"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for cmd in ["up", "down", "status", "apply", "verify", "env", "schema"] {
+    for cmd in [
+        "up", "down", "status", "apply", "verify", "token", "logs", "demo", "env", "schema",
+    ] {
         assert!(
             r.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
             "`{cmd}` missing from help:\n{}",
@@ -131,6 +133,8 @@ fn invalid_configuration_exits_7_before_touching_the_engine() {
         (&["up", "--keycloak-port", "9000"], "--management-port"),
         (&["up", "--label", "dev.iamstack.stack=other"], "reserved"),
         (&["up", "--postgres-image", ""], "--postgres-image"),
+        (&["up", "--data-dir", "/srv/pg:data"], "contains `:`"),
+        (&["up", "--data-dir", "/etc/hostname"], "is not a directory"),
     ];
     for (args, needle) in cases {
         let r = iamstack(args);

@@ -24,6 +24,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--data-dir `{}` {problem}; nothing was created", path.display())]
+    DataDirUnusable { path: PathBuf, problem: String },
     #[error("the {what} is empty: set {flag}")]
     Empty {
         what: &'static str,
