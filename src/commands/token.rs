@@ -7,7 +7,7 @@ use std::io::Write;
 use crate::cli::{GrantArg, TokenArgs};
 use crate::commands::verify::resolve;
 use crate::report::Reporter;
-use crate::verify::token::{self, Grant};
+use crate::verify::token::{Grant, TokenClient};
 use crate::verify::{Choice, VerifyError};
 
 pub async fn run(args: TokenArgs, reporter: &Reporter) -> anyhow::Result<u8> {
@@ -26,9 +26,8 @@ pub async fn run(args: TokenArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         grant: grant.name().to_string(),
         failure: failure.to_string(),
     };
-    let issued = token::obtain(&target, grant, &args.scope)
-        .await
-        .map_err(failed)?;
+    let mut client = TokenClient::connect(&target).await.map_err(failed)?;
+    let issued = client.obtain(grant, &args.scope).await.map_err(failed)?;
     let chosen = if args.id_token {
         Some(issued.id.clone().ok_or_else(|| {
             VerifyError::NoSuchToken {
@@ -54,7 +53,7 @@ pub async fn run(args: TokenArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         serde_json::to_string_pretty(&issued.response)?
     } else if args.decode {
         let jwt = chosen.as_deref().unwrap_or(&issued.access);
-        let parts = token::decode(&target, jwt).await.map_err(failed)?;
+        let parts = client.decode(jwt).await.map_err(failed)?;
         serde_json::to_string_pretty(&parts)?
     } else {
         chosen.unwrap_or(issued.access)

@@ -43,76 +43,84 @@ pub struct Issued {
     pub id: Option<String>,
 }
 
-/// Get a token for `target` by `grant`, asking for `scope`. A refusal is Keycloak's answer
-/// with `verify`'s diagnosis (step, request, answer, likely cause).
-pub async fn obtain(
-    target: &VerifyTarget,
-    grant: Grant,
-    scope: &str,
-) -> Result<Issued, CheckFailure> {
-    let mut v =
-        Verifier::new(target).map_err(|e| CheckFailure::new("HTTP client", e.to_string()))?;
-    v.scope = scope.to_string();
-    v.discovery().await?;
-    const STEP: &str = "token request";
-    let tokens: Tokens = match grant {
-        Grant::ClientCredentials => {
-            let shown = format!("grant_type=client_credentials, scope={scope}");
-            let params = [("grant_type", "client_credentials"), ("scope", scope)];
-            let (answer, described) = v.token(STEP, &params, &shown, ClientAuth::Basic).await?;
-            v.tokens_from(STEP, &described, &answer)?
-        }
-        Grant::Password => {
-            let shown = format!(
-                "grant_type=password, username={}, scope={scope}",
-                target.username
-            );
-            let params = [
-                ("grant_type", "password"),
-                ("username", target.username.as_str()),
-                ("password", target.password.as_str()),
-                ("scope", scope),
-            ];
-            let (answer, described) = v.token(STEP, &params, &shown, ClientAuth::Post).await?;
-            v.tokens_from(STEP, &described, &answer)?
-        }
-        Grant::Code => {
-            v.authorization_code().await?;
-            v.session
-                .take()
-                .map(|s| s.tokens)
-                .ok_or_else(|| CheckFailure::new("code exchange", "no tokens"))?
-        }
-    };
-    Ok(Issued {
-        response: tokens.raw,
-        access: tokens.access,
-        refresh: tokens.refresh,
-        id: tokens.id,
-    })
+/// One discovery of the realm, then grants and token checks against what it found.
+pub struct TokenClient<'a> {
+    v: Verifier<'a>,
 }
 
-/// `{"header": .., "claims": ..}` of `token` once its signature verifies with the realm's
-/// JWKS and its issuer is the realm's (no audience check: see [`jwt::verified_parts`]).
-pub async fn decode(target: &VerifyTarget, token: &str) -> Result<Value, CheckFailure> {
-    let mut v =
-        Verifier::new(target).map_err(|e| CheckFailure::new("HTTP client", e.to_string()))?;
-    v.discovery().await?;
-    let e = v.endpoints()?.clone();
-    const STEP: &str = "JWKS request";
-    let described = format!("GET {}", e.jwks);
-    let answer = v
-        .send(
-            STEP,
-            &described,
-            v.api.get(v.reach(&e.jwks)).header(ACCEPT, JSON),
-        )
-        .await?;
-    if answer.status != 200 {
-        return Err(v.refused(STEP, &described, &answer, "no JWKS"));
+impl<'a> TokenClient<'a> {
+    /// Read the realm's discovery document (verify's `discovery` step).
+    pub async fn connect(target: &'a VerifyTarget) -> Result<TokenClient<'a>, CheckFailure> {
+        let mut v =
+            Verifier::new(target).map_err(|e| CheckFailure::new("HTTP client", e.to_string()))?;
+        v.discovery().await?;
+        Ok(TokenClient { v })
     }
-    let jwks = answer.json().unwrap_or(Value::Null);
-    let (header, claims) = jwt::verified_parts(token, &jwks, &e.issuer)
-        .map_err(|msg| CheckFailure::new("token check", msg).request(&described))?;
-    Ok(json!({"header": header, "claims": claims}))
+
+    /// Get a token by `grant`, asking for `scope`. A refusal is Keycloak's answer with
+    /// `verify`'s diagnosis (step, request, answer, likely cause).
+    pub async fn obtain(&mut self, grant: Grant, scope: &str) -> Result<Issued, CheckFailure> {
+        let v = &mut self.v;
+        let target = v.t;
+        v.scope = scope.to_string();
+        const STEP: &str = "token request";
+        let tokens: Tokens = match grant {
+            Grant::ClientCredentials => {
+                let shown = format!("grant_type=client_credentials, scope={scope}");
+                let params = [("grant_type", "client_credentials"), ("scope", scope)];
+                let (answer, described) = v.token(STEP, &params, &shown, ClientAuth::Basic).await?;
+                v.tokens_from(STEP, &described, &answer)?
+            }
+            Grant::Password => {
+                let shown = format!(
+                    "grant_type=password, username={}, scope={scope}",
+                    target.username
+                );
+                let params = [
+                    ("grant_type", "password"),
+                    ("username", target.username.as_str()),
+                    ("password", target.password.as_str()),
+                    ("scope", scope),
+                ];
+                let (answer, described) = v.token(STEP, &params, &shown, ClientAuth::Post).await?;
+                v.tokens_from(STEP, &described, &answer)?
+            }
+            Grant::Code => {
+                v.authorization_code().await?;
+                v.session
+                    .take()
+                    .map(|s| s.tokens)
+                    .ok_or_else(|| CheckFailure::new("code exchange", "no tokens"))?
+            }
+        };
+        Ok(Issued {
+            response: tokens.raw,
+            access: tokens.access,
+            refresh: tokens.refresh,
+            id: tokens.id,
+        })
+    }
+
+    /// `{"header": .., "claims": ..}` of `token` once its signature verifies with the realm's
+    /// JWKS and its issuer is the realm's (no audience check: see [`jwt::verified_parts`]).
+    pub async fn decode(&self, token: &str) -> Result<Value, CheckFailure> {
+        let v = &self.v;
+        let e = v.endpoints()?;
+        const STEP: &str = "JWKS request";
+        let described = format!("GET {}", e.jwks);
+        let answer = v
+            .send(
+                STEP,
+                &described,
+                v.api.get(v.reach(&e.jwks)).header(ACCEPT, JSON),
+            )
+            .await?;
+        if answer.status != 200 {
+            return Err(v.refused(STEP, &described, &answer, "no JWKS"));
+        }
+        let jwks = answer.json().unwrap_or(Value::Null);
+        let (header, claims) = jwt::verified_parts(token, &jwks, &e.issuer)
+            .map_err(|msg| CheckFailure::new("token check", msg).request(&described))?;
+        Ok(json!({"header": header, "claims": claims}))
+    }
 }
