@@ -194,8 +194,9 @@ async fn callback_page(
         .get("id_token")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match verify(&demo, id_token).await {
-        Ok((_, claims)) if claims.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()) => {}
+    let keys = jwks(&demo).await;
+    match claims(&demo, &keys, id_token) {
+        Ok(claims) if claims.get("nonce").and_then(Value::as_str) == Some(nonce.as_str()) => {}
         Ok(_) => {
             return error_page(
                 "Wrong nonce",
@@ -224,8 +225,9 @@ async fn profile(State(demo): State<Demo>, headers: HeaderMap) -> Response {
         return redirect("/");
     };
     let str_of = |k: &str| tokens.get(k).and_then(Value::as_str).unwrap_or_default();
-    let id_claims = verify(&demo, str_of("id_token")).await.map(|(_, c)| c);
-    let access = verify(&demo, str_of("access_token")).await.map(|(_, c)| c);
+    let keys = jwks(&demo).await;
+    let id_claims = claims(&demo, &keys, str_of("id_token"));
+    let access = claims(&demo, &keys, str_of("access_token"));
     let userinfo = demo
         .http
         .get(&demo.config.userinfo_endpoint)
@@ -287,45 +289,29 @@ async fn password_grant(State(demo): State<Demo>, Form(f): Form<Credentials>) ->
         ("password", f.password.as_str()),
         ("scope", "openid profile email"),
     ];
-    match token_request(&demo, &form).await {
-        Ok(tokens) => {
-            let access = tokens
-                .get("access_token")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let claims = verify(&demo, access)
-                .await
-                .map(|(_, c)| c)
-                .unwrap_or_else(|e| json!({"error": e}));
-            Html(pages::tokens(
-                "Password grant",
-                &f.username,
-                &tokens,
-                &claims,
-            ))
-            .into_response()
-        }
-        Err(page) => page,
-    }
+    tokens_page(&demo, "Password grant", &f.username, &form).await
 }
 
 async fn client_credentials(State(demo): State<Demo>) -> Response {
     let form = [("grant_type", "client_credentials"), ("scope", "openid")];
-    match token_request(&demo, &form).await {
-        Ok(tokens) => {
-            let access = tokens
-                .get("access_token")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let claims = verify(&demo, access)
-                .await
-                .map(|(_, c)| c)
-                .unwrap_or_else(|e| json!({"error": e}));
-            let who = format!("service-account-{}", demo.config.target.client_id);
-            Html(pages::tokens("Client credentials", &who, &tokens, &claims)).into_response()
-        }
-        Err(page) => page,
-    }
+    let who = format!("service-account-{}", demo.config.target.client_id);
+    tokens_page(&demo, "Client credentials", &who, &form).await
+}
+
+/// A direct grant's page: the token response and the access token's verified claims, or the
+/// error page with Keycloak's answer.
+async fn tokens_page(demo: &Demo, title: &str, who: &str, form: &[(&str, &str)]) -> Response {
+    let tokens = match token_request(demo, form).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let access = tokens
+        .get("access_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let access_claims =
+        claims(demo, &jwks(demo).await, access).unwrap_or_else(|e| json!({"error": e}));
+    Html(pages::tokens(title, who, &tokens, &access_claims)).into_response()
 }
 
 /// The token endpoint with the client's secret (HTTP Basic); a refusal becomes an error page
@@ -359,16 +345,22 @@ async fn token_request(demo: &Demo, form: &[(&str, &str)]) -> Result<Value, Resp
     })
 }
 
-/// A token's header and claims once its signature verifies with the realm's JWKS.
-async fn verify(demo: &Demo, token: &str) -> Result<(Value, Value), String> {
-    let jwks: Value = demo
-        .http
+/// The realm's keys (JWKS), read once per page that checks tokens.
+async fn jwks(demo: &Demo) -> Result<Value, String> {
+    demo.http
         .get(&demo.config.jwks_uri)
         .send()
         .await
         .map_err(|e| e.to_string())?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
-    jwt::verified_parts(token, &jwks, &demo.config.issuer)
+        .map_err(|e| e.to_string())
+}
+
+/// A token's claims once its signature verifies with the realm's keys.
+fn claims(demo: &Demo, jwks: &Result<Value, String>, token: &str) -> Result<Value, String> {
+    let jwks = jwks
+        .as_ref()
+        .map_err(|e| format!("cannot read the realm's keys: {e}"))?;
+    jwt::verified_parts(token, jwks, &demo.config.issuer).map(|(_, claims)| claims)
 }
