@@ -10,7 +10,6 @@
 //! A benchmark, not a test: nothing here passes or fails.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use iamstack::config::AdminCredentials;
@@ -20,24 +19,8 @@ use keycloak_double::{DoubleConfig, RecordedRequest};
 use url::Url;
 
 fn realm(users: usize, clients: usize) -> Vec<RealmFile> {
-    let mut y = String::from("realm: scale\nenabled: true\nclients:\n");
-    for c in 0..clients {
-        let _ = write!(
-            y,
-            "  - clientId: app-{c}\n    publicClient: false\n    secret: secret-of-app-{c}\n    \
-             redirectUris: [http://localhost:5000/*]\n"
-        );
-    }
-    y.push_str("users:\n");
-    for u in 0..users {
-        let _ = write!(
-            y,
-            "  - username: user-{u}\n    email: user-{u}@example.org\n    firstName: U\n    \
-             lastName: N{u}\n    enabled: true\n    credentials: [{{type: password, value: \
-             pw-{u}-secret}}]\n"
-        );
-    }
-    vec![keycloak::parse_realm_file(&y, "scale.yaml", false, &|_| None).expect("valid realm")]
+    let yaml = iamstack_test_support::scale_realm_yaml(users, clients);
+    vec![keycloak::parse_realm_file(&yaml, "scale.yaml", false, &|_| None).expect("valid realm")]
 }
 
 /// Requests by kind, as the table's columns.

@@ -3,7 +3,6 @@
 //! and with the local password ledger an unchanged re-apply needs no password grant.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use iamstack::keycloak::{self, ApplyOptions, ApplySummary, RealmFile};
 use iamstack::report::{Action, Event, Reporter};
@@ -11,27 +10,9 @@ use iamstack_test_support::{ADMIN_PASSWORD, ADMIN_USER};
 use keycloak_double::{DoubleConfig, RecordedRequest, RunningDouble};
 use url::Url;
 
-/// A realm file with `users` users (each with a password and a full profile) and `clients`
-/// confidential clients with secrets.
 fn scale_realm(users: usize, clients: usize) -> Vec<RealmFile> {
-    let mut y = String::from("realm: scale\nenabled: true\nclients:\n");
-    for c in 0..clients {
-        let _ = write!(
-            y,
-            "  - clientId: app-{c}\n    publicClient: false\n    secret: secret-of-app-{c}\n    \
-             serviceAccountsEnabled: true\n    redirectUris: [http://localhost:5000/*]\n"
-        );
-    }
-    y.push_str("users:\n");
-    for u in 0..users {
-        let _ = write!(
-            y,
-            "  - username: user-{u}\n    email: user-{u}@example.org\n    firstName: U\n    \
-             lastName: N{u}\n    enabled: true\n    credentials: [{{type: password, value: \
-             pw-{u}-secret}}]\n"
-        );
-    }
-    vec![keycloak::parse_realm_file(&y, "scale.yaml", false, &|_| None).expect("valid realm")]
+    let yaml = iamstack_test_support::scale_realm_yaml(users, clients);
+    vec![keycloak::parse_realm_file(&yaml, "scale.yaml", false, &|_| None).expect("valid realm")]
 }
 
 async fn double() -> (RunningDouble, Url) {

@@ -96,6 +96,24 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// Type `text` into the element with this id.
+async fn type_into(c: &Client, id: &str, text: &str) {
+    let field = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    field.send_keys(text).await.unwrap();
+}
+
+/// Click the element with this id.
+async fn click(c: &Client, id: &str) {
+    let target = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    target.click().await.unwrap();
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     let found = c
         .wait()
@@ -150,12 +168,7 @@ async fn the_three_flows_work_in_a_real_browser() {
     let c = browser(driver_port).await;
     c.goto(&home).await.unwrap();
     screenshot(&c, "1-home").await;
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "login").await;
 
     // Keycloak's login page (the double's keycloak.v2 markup).
     c.wait()
@@ -164,24 +177,9 @@ async fn the_three_flows_work_in_a_real_browser() {
         .await
         .expect("Keycloak's login form");
     screenshot(&c, "2-keycloak-login").await;
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("test-user")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("test-user$123")
-        .await
-        .unwrap();
-    c.find(Locator::Id("kc-login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "username", "test-user").await;
+    type_into(&c, "password", "test-user$123").await;
+    click(&c, "kc-login").await;
 
     assert_eq!(text_of(&c, "#email").await, "test-user@localhost");
     assert!(c
@@ -198,12 +196,7 @@ async fn the_three_flows_work_in_a_real_browser() {
     screenshot(&c, "3-profile").await;
 
     // RP-initiated logout returns to the home page, and the profile is gone.
-    c.find(Locator::Id("logout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "logout").await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_url(&url::Url::parse(&home).unwrap())
@@ -225,18 +218,8 @@ async fn the_three_flows_work_in_a_real_browser() {
             "{field} has a label: {html}"
         );
     }
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("test-user$123")
-        .await
-        .unwrap();
-    c.find(Locator::Id("get-token"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "password", "test-user$123").await;
+    click(&c, "get-token").await;
     assert_eq!(text_of(&c, "#subject").await, "test-user");
     let claims = text_of(&c, "#access-token").await;
     assert!(
@@ -247,12 +230,7 @@ async fn the_three_flows_work_in_a_real_browser() {
 
     // Client credentials: the service account's token.
     c.goto(&home).await.unwrap();
-    c.find(Locator::Id("client-credentials"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "client-credentials").await;
     assert_eq!(text_of(&c, "#subject").await, "service-account-test-client");
     let claims = text_of(&c, "#access-token").await;
     assert!(claims.contains("service-account-test-client"), "{claims}");

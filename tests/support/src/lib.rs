@@ -28,6 +28,7 @@ mod backend;
 mod engine;
 pub mod registry;
 mod run;
+pub mod scale;
 mod slot;
 pub mod standin;
 
@@ -35,6 +36,7 @@ pub use admin::{admin_token, AdminApi, ADMIN_PASSWORD, ADMIN_USER};
 pub use backend::{images, images_with, Backend, TestImages};
 pub use engine::{connect, container_logs, engine};
 pub use run::{labelled_objects, sweep_label, TestRun};
+pub use scale::scale_realm_yaml;
 
 /// Tests tag every object they make with `dev.iamstack.test-run=<run id>` and sweep by it
 /// (the same key as `iamstack::names::LABEL_TEST_RUN`).
