@@ -113,11 +113,7 @@ async fn execute_plan(
     };
     match plan {
         RealmPlan::Create { body } => {
-            let hashes = realm
-                .users()
-                .iter()
-                .filter(|u| u.password().is_some())
-                .count();
+            let hashes = realm.users_with_password();
             if !dry_run && hashes >= 50 {
                 report(format!(
                     "creating realm `{}` with {} users: Keycloak hashes each password, \
@@ -209,7 +205,7 @@ async fn record_created(
     realm: &RealmFile,
     proof: &PasswordProof,
 ) -> Result<(), AdminError> {
-    if !proof.keeps_ledger() || realm.users().iter().all(|u| u.password().is_none()) {
+    if !proof.keeps_ledger() || realm.users_with_password() == 0 {
         return Ok(());
     }
     let found = observe::find_users(client, realm).await?;
@@ -242,11 +238,7 @@ pub fn warnings(realm: &RealmFile, observed: &Observed) -> Vec<String> {
                 ));
             }
         }
-        let with_password = realm
-            .users()
-            .iter()
-            .filter(|u| u.password().is_some())
-            .count();
+        let with_password = realm.users_with_password();
         if brute_force_protected(current) && with_password > 0 {
             out.push(format!(
                 "realm `{name}` has brute-force detection on: iamstack sets the password of each \

@@ -121,6 +121,10 @@ impl RealmFile {
     pub fn users(&self) -> &[UserSpec] {
         &self.users
     }
+    /// How many users carry a password (each one a password hash in Keycloak).
+    pub fn users_with_password(&self) -> usize {
+        self.users.iter().filter(|u| u.password.is_some()).count()
+    }
     pub fn client(&self, client_id: &str) -> Option<&ClientSpec> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }

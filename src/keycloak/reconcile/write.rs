@@ -54,11 +54,7 @@ pub(super) fn unknown_field_refusal(resp: &ApiResponse, what: &str) -> Option<Ad
 /// each password the import hashes (Keycloak hashes them all in the one request, deliberately
 /// slowly), so a big realm is not cut off while Keycloak works.
 pub fn realm_post_budget(realm: &RealmFile, base: Duration) -> Duration {
-    let hashes = realm
-        .users()
-        .iter()
-        .filter(|u| u.password().is_some())
-        .count();
+    let hashes = realm.users_with_password();
     base + Duration::from_secs(u64::try_from(hashes).unwrap_or(u64::MAX))
 }
 
