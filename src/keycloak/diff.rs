@@ -9,9 +9,15 @@
 
 use serde_json::{Map, Value};
 
+mod access;
+
+pub use access::{
+    grants, plan_access, AccessPlan, Grants, GroupPlan, Memberships, ObservedAccess, RolePlan,
+};
+
 use super::realm_file::{
-    ClientSpec, Password, RealmFile, UserSpec, CLIENT_SET_FIELDS, IMPORT_ONLY_REALM_KEYS,
-    UPDATE_PASSWORD, USER_SET_FIELDS,
+    ClientSpec, Password, RealmFile, UserSpec, ACCESS_REALM_KEYS, CLIENT_SET_FIELDS,
+    IMPORT_ONLY_REALM_KEYS, UPDATE_PASSWORD, USER_MEMBERSHIP_FIELDS, USER_SET_FIELDS,
 };
 use super::user_profile::{keeps_attribute, profile_of_new_realm};
 use crate::report::Action;
@@ -28,6 +34,8 @@ pub struct Observed {
     /// `GET .../users/profile` of an existing realm (read when the file has users; `None`
     /// when not read or this Keycloak has none).
     pub user_profile: Option<Value>,
+    /// The roles and groups the file declares or names (read when it has some).
+    pub access: ObservedAccess,
 }
 
 impl Observed {
@@ -52,6 +60,8 @@ pub struct ObservedClient {
 pub struct ObservedUser {
     pub rep: Value,
     pub password: PasswordCheck,
+    /// The user's groups and role mappings, read when the file sets some.
+    pub memberships: Option<Memberships>,
 }
 
 /// What the password grant on the realm's `admin-cli` proved.
@@ -77,6 +87,8 @@ pub enum RealmPlan {
         /// Realm fields that differ (PUT only these); empty = unchanged.
         realm_patch: Map<String, Value>,
         clients: Vec<ClientPlan>,
+        /// Roles and groups, written after the clients and before the users.
+        access: AccessPlan,
         users: Vec<UserPlan>,
     },
 }
@@ -102,7 +114,10 @@ pub enum ClientPlan {
 pub enum UserPlan {
     Create {
         username: String,
+        /// `POST /users` body, without memberships (the admin API ignores role mappings).
         body: Value,
+        /// The file's memberships, added once the user exists.
+        grants: Grants,
     },
     Update {
         username: String,
@@ -111,6 +126,8 @@ pub enum UserPlan {
         put: Option<Value>,
         /// The password to set, if it differs or cannot be proven equal.
         password: Option<Password>,
+        /// Groups and roles to add.
+        grants: Grants,
         changes: Vec<String>,
     },
     Unchanged {
@@ -164,6 +181,7 @@ pub fn plan(desired: &RealmFile, observed: &Observed) -> RealmPlan {
         };
     };
     let realm_patch = realm_patch(desired.fields(), current_realm);
+    let access = plan_access(desired, &observed.access);
     let profile = observed.profile_in_force(desired);
     let clients = desired
         .clients()
@@ -186,6 +204,7 @@ pub fn plan(desired: &RealmFile, observed: &Observed) -> RealmPlan {
     RealmPlan::Reconcile {
         realm_patch,
         clients,
+        access,
         users,
     }
 }
@@ -195,6 +214,7 @@ pub fn realm_patch(desired: &Map<String, Value>, current: &Value) -> Map<String,
     desired
         .iter()
         .filter(|(k, _)| !IMPORT_ONLY_REALM_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| !ACCESS_REALM_KEYS.contains(&k.as_str()))
         .filter(|(k, v)| !field_matches(k, v, current.get(k.as_str()), &[]))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
@@ -252,9 +272,14 @@ pub fn plan_user(
 ) -> UserPlan {
     let username = desired.username().to_string();
     let Some(observed) = observed else {
+        let mut body = desired.creation_body();
+        if let Value::Object(map) = &mut body {
+            map.retain(|k, _| !USER_MEMBERSHIP_FIELDS.contains(&k.as_str()));
+        }
         return UserPlan::Create {
             username,
-            body: desired.creation_body(),
+            body,
+            grants: grants(desired, None),
         };
     };
     let mut changes = user_changes(desired, &observed.rep);
@@ -262,7 +287,11 @@ pub fn plan_user(
         c.strip_prefix("attributes.")
             .is_none_or(|name| profile.is_none_or(|p| keeps_attribute(p, name)))
     });
-    let put = (!changes.is_empty()).then(|| merge(&observed.rep, desired.fields()));
+    let put = (!changes.is_empty()).then(|| {
+        let mut fields = desired.fields().clone();
+        fields.retain(|k, _| !USER_MEMBERSHIP_FIELDS.contains(&k.as_str()));
+        merge(&observed.rep, &fields)
+    });
     // A matching password is set again when its `temporary` flag disagrees with the pending
     // UPDATE_PASSWORD: `reset-password` adds or removes that action (keycloak-behaviour §5).
     let pending_update = string_set(observed.rep.get("requiredActions")).contains(UPDATE_PASSWORD);
@@ -274,6 +303,11 @@ pub fn plan_user(
     if password.is_some() {
         changes.push("password".into());
     }
+    let grants = match &observed.memberships {
+        Some(have) => grants(desired, Some(have)),
+        None => Grants::default(),
+    };
+    changes.extend(grants.changes());
     if changes.is_empty() {
         return UserPlan::Unchanged { username };
     }
@@ -283,12 +317,16 @@ pub fn plan_user(
         id,
         put,
         password,
+        grants,
         changes,
     }
 }
 
+/// The user fields that differ; memberships are compared through their own reads.
 pub fn user_changes(desired: &UserSpec, current: &Value) -> Vec<String> {
-    changed_fields(desired.fields(), current, &["id"], USER_SET_FIELDS)
+    let mut skip = vec!["id"];
+    skip.extend(USER_MEMBERSHIP_FIELDS);
+    changed_fields(desired.fields(), current, &skip, USER_SET_FIELDS)
 }
 
 /// The fields of `desired` (but `skip`) that `current` does not satisfy; attributes are

@@ -9,6 +9,7 @@
 //! iamstack always sends explicitly (keycloak-behaviour §12): `enabled: true`, `protocol`,
 //! `publicClient: false` and every flow flag.
 
+mod access;
 mod error;
 mod field_checks;
 mod load;
@@ -22,6 +23,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use access::{group_path, GroupSpec, RoleSpec, ACCESS_REALM_KEYS, USER_MEMBERSHIP_FIELDS};
 pub use error::RealmFileError;
 pub use load::{load_realm_files, load_realm_files_with};
 pub use model::{

@@ -2,6 +2,7 @@
 //! `diff.rs`), then execute the plan (`write`) unless it is a dry run, reporting every
 //! object.
 
+mod access;
 mod observe;
 mod write;
 
@@ -13,13 +14,14 @@ use serde_json::Value;
 
 use super::apply::ObjectOutcome;
 use super::client::{AdminClient, AdminError};
-use super::diff::{plan, Observed, RealmPlan};
+use super::diff::{plan, GroupPlan, Observed, RealmPlan, RolePlan};
 use super::password_proof::PasswordProof;
 use super::progress::{Progress, Report};
 use super::realm_file::{RealmFile, IMPORT_ONLY_REALM_KEYS};
 use super::user_profile;
 use crate::report::{Action, Event, Reporter};
 
+use access::{execute_access, Resolver};
 pub use observe::{brute_force_protected, classify_password_check, observe};
 use write::{create_realm, execute_client, execute_user, Created};
 
@@ -146,6 +148,22 @@ async fn execute_plan(
             for c in realm.clients() {
                 out.push("client", c.client_id(), Action::Created, Vec::new());
             }
+            for r in realm.realm_roles() {
+                out.push("role", &r.name, Action::Created, Vec::new());
+            }
+            for (c, roles) in realm.client_roles() {
+                for r in roles {
+                    out.push(
+                        "role",
+                        &format!("{c}/{}", r.name),
+                        Action::Created,
+                        Vec::new(),
+                    );
+                }
+            }
+            for g in realm.groups() {
+                out.push("group", &g.path, Action::Created, Vec::new());
+            }
             for u in realm.users() {
                 out.push("user", u.username(), Action::Created, Vec::new());
             }
@@ -153,6 +171,7 @@ async fn execute_plan(
         RealmPlan::Reconcile {
             realm_patch,
             clients,
+            access,
             users,
         } => {
             let name = realm.name();
@@ -185,9 +204,29 @@ async fn execute_plan(
                 out.push("client", plan.name(), action, changes.to_vec());
                 done.tick();
             }
+            let ids = Resolver::new(client, name, &access.known);
+            if !dry_run {
+                execute_access(access, &ids).await?;
+            }
+            for role in &access.roles {
+                let (action, changes) = match role {
+                    RolePlan::Create { .. } => (Action::Created, Vec::new()),
+                    RolePlan::Update { changes, .. } => (Action::Updated, changes.clone()),
+                    RolePlan::Unchanged { .. } => (Action::Unchanged, Vec::new()),
+                };
+                out.push("role", &role.label(), action, changes);
+            }
+            for group in &access.groups {
+                let (action, changes) = match group {
+                    GroupPlan::Create { .. } => (Action::Created, Vec::new()),
+                    GroupPlan::Update { changes, .. } => (Action::Updated, changes.clone()),
+                    GroupPlan::Unchanged { .. } => (Action::Unchanged, Vec::new()),
+                };
+                out.push("group", group.path(), action, changes);
+            }
             for (plan, spec) in users.iter().zip(realm.users()) {
                 if !dry_run {
-                    execute_user(client, name, plan, spec, proof).await?;
+                    execute_user(client, name, plan, spec, proof, &ids).await?;
                 }
                 let (action, changes) = plan.action();
                 out.push("user", plan.name(), action, changes.to_vec());

@@ -64,6 +64,22 @@ impl AdminClient {
         collection: &str,
         query: &[(&str, &str)],
     ) -> Result<Vec<Value>, AdminError> {
+        self.all_at(
+            &["admin", "realms", realm, collection],
+            query,
+            &format!("read the {collection} of realm `{realm}`"),
+        )
+        .await
+    }
+
+    /// Every item of the admin collection at `segments`, read by pages of [`PAGE_SIZE`]
+    /// (`first`/`max`); a missing collection (404) is empty.
+    pub async fn all_at(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        what: &str,
+    ) -> Result<Vec<Value>, AdminError> {
         let mut all = Vec::new();
         loop {
             let first = all.len().to_string();
@@ -71,11 +87,7 @@ impl AdminClient {
             let mut q = query.to_vec();
             q.extend([("first", first.as_str()), ("max", max.as_str())]);
             let page = self
-                .get_json(
-                    &["admin", "realms", realm, collection],
-                    &q,
-                    &format!("read the {collection} of realm `{realm}` (from {first})"),
-                )
+                .get_json(segments, &q, &format!("{what} (from {first})"))
                 .await?
                 .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default();

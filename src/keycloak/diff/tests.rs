@@ -42,6 +42,7 @@ fn keycloak_view(realm: &RealmFile) -> Observed {
             Some(ObservedUser {
                 rep,
                 password: PasswordCheck::Matches,
+                memberships: None,
             })
         })
         .collect();
@@ -50,6 +51,7 @@ fn keycloak_view(realm: &RealmFile) -> Observed {
         clients,
         users,
         user_profile: Some(crate::keycloak::user_profile::default_profile()),
+        access: ObservedAccess::default(),
     }
 }
 
@@ -79,6 +81,7 @@ fn keycloak_defaults_and_list_order_are_not_differences() {
         realm_patch,
         clients,
         users,
+        ..
     } = plan(&realm, &observed)
     else {
         panic!("expected reconcile");
@@ -116,6 +119,7 @@ fn drift_is_named_field_by_field() {
         realm_patch,
         clients,
         users,
+        ..
     } = plan(&realm, &observed)
     else {
         panic!("expected reconcile");
@@ -219,7 +223,7 @@ fn merge_keeps_the_full_representation() {
 }
 
 #[test]
-fn import_only_collections_are_not_patched() {
+fn roles_and_groups_are_not_patched_into_the_realm() {
     let desired = json!({"realm": "r", "roles": {"realm": [{"name": "x"}]}, "enabled": true});
     let current = json!({"realm": "r", "enabled": true});
     assert!(realm_patch(desired.as_object().unwrap(), &current).is_empty());
@@ -254,4 +258,184 @@ fn covers_rules() {
         Some(&json!(["y", "x"])),
         CLIENT_SET_FIELDS
     ));
+}
+
+const ACCESS_REALM: &str = r#"
+realm: shop
+roles:
+  realm:
+    - name: buyer
+      description: Buys things
+  client:
+    shop-api:
+      - name: read
+groups:
+  - name: staff
+    attributes: {floor: ["2"]}
+    realmRoles: [buyer]
+    subGroups:
+      - name: ops
+users:
+  - username: ann
+    groups: [/staff/ops]
+    realmRoles: [buyer, auditor]
+    clientRoles: {shop-api: [read]}
+"#;
+
+fn access_realm() -> RealmFile {
+    parse_realm_file(ACCESS_REALM, "access.yaml", false, &|_| None).unwrap()
+}
+
+/// Keycloak holding everything `ACCESS_REALM` declares, with the user's memberships.
+fn access_view(realm: &RealmFile) -> Observed {
+    let mut access = ObservedAccess::default();
+    for (name, desc) in [
+        ("buyer", Some("Buys things")),
+        ("auditor", None),
+        ("offline_access", None),
+    ] {
+        let mut rep = json!({"id": format!("r-{name}"), "name": name, "composite": false});
+        if let Some(d) = desc {
+            rep["description"] = json!(d);
+        }
+        access.realm_roles.insert(name.into(), rep);
+    }
+    access.client_roles.insert(
+        "shop-api".into(),
+        [("read".to_string(), json!({"id": "cr-read", "name": "read"}))].into(),
+    );
+    access.groups.insert(
+        "/staff".into(),
+        json!({"id": "g1", "name": "staff", "path": "/staff",
+               "attributes": {"floor": ["2"]}, "realmRoles": ["buyer"]}),
+    );
+    access.groups.insert(
+        "/staff/ops".into(),
+        json!({"id": "g2", "name": "ops", "path": "/staff/ops", "parentId": "g1"}),
+    );
+    let memberships = Memberships {
+        groups: ["/staff/ops".to_string()].into(),
+        realm_roles: ["buyer", "auditor", "default-roles-shop"]
+            .map(String::from)
+            .into(),
+        client_roles: [("shop-api".to_string(), ["read".to_string()].into())].into(),
+    };
+    Observed {
+        realm: Some(json!({"id": "shop-id", "realm": "shop", "enabled": true})),
+        clients: Vec::new(),
+        users: vec![Some(ObservedUser {
+            rep: json!({"id": "u1", "username": "ann", "enabled": true}),
+            password: PasswordCheck::NotChecked,
+            memberships: Some(memberships),
+        })],
+        user_profile: Some(crate::keycloak::user_profile::default_profile()),
+        access,
+    }
+}
+
+#[test]
+fn roles_groups_and_memberships_keycloak_has_are_unchanged() {
+    let realm = access_realm();
+    let RealmPlan::Reconcile {
+        realm_patch,
+        access,
+        users,
+        ..
+    } = plan(&realm, &access_view(&realm))
+    else {
+        panic!("expected reconcile");
+    };
+    assert!(realm_patch.is_empty(), "{realm_patch:?}");
+    assert!(
+        access
+            .roles
+            .iter()
+            .all(|r| matches!(r, RolePlan::Unchanged { .. })),
+        "{:?}",
+        access.roles
+    );
+    assert_eq!(
+        access.groups,
+        vec![
+            GroupPlan::Unchanged {
+                path: "/staff".into()
+            },
+            GroupPlan::Unchanged {
+                path: "/staff/ops".into()
+            }
+        ]
+    );
+    assert_eq!(
+        users,
+        vec![UserPlan::Unchanged {
+            username: "ann".into()
+        }]
+    );
+}
+
+#[test]
+fn missing_roles_groups_and_memberships_are_created_and_added() {
+    let realm = access_realm();
+    let mut observed = access_view(&realm);
+    observed.access = ObservedAccess::default();
+    observed.users[0].as_mut().unwrap().memberships = Some(Memberships::default());
+    let RealmPlan::Reconcile { access, users, .. } = plan(&realm, &observed) else {
+        panic!("expected reconcile");
+    };
+    let labels: Vec<String> = access.roles.iter().map(RolePlan::label).collect();
+    // `auditor` is only named by the user: created as Keycloak's import would.
+    assert_eq!(labels, ["buyer", "shop-api/read", "auditor"]);
+    assert!(access
+        .roles
+        .iter()
+        .all(|r| matches!(r, RolePlan::Create { .. })));
+    assert!(matches!(
+        &access.groups[..],
+        [
+            GroupPlan::Create { path: p1, parent: None, realm_roles: r1, .. },
+            GroupPlan::Create { path: p2, parent: Some(parent), .. },
+        ] if p1 == "/staff" && r1 == &["buyer"] && p2 == "/staff/ops" && parent == "/staff"
+    ));
+    let UserPlan::Update {
+        grants,
+        changes,
+        put,
+        ..
+    } = &users[0]
+    else {
+        panic!("expected an update, got {:?}", users[0]);
+    };
+    assert_eq!(put, &None, "memberships are not user fields");
+    assert_eq!(changes, &["groups", "realmRoles", "clientRoles.shop-api"]);
+    assert_eq!(grants.groups, ["/staff/ops"]);
+    assert_eq!(grants.realm_roles, ["buyer", "auditor"]);
+}
+
+#[test]
+fn group_drift_is_named_and_a_new_user_gets_its_memberships_after_creation() {
+    let realm = access_realm();
+    let mut observed = access_view(&realm);
+    observed.access.groups.get_mut("/staff").unwrap()["attributes"]["floor"] = json!(["3"]);
+    observed.access.realm_roles.get_mut("buyer").unwrap()["description"] = json!("old");
+    observed.users[0] = None;
+    let RealmPlan::Reconcile { access, users, .. } = plan(&realm, &observed) else {
+        panic!("expected reconcile");
+    };
+    assert!(matches!(
+        &access.roles[0],
+        RolePlan::Update { changes, body, .. } if changes == &["description"] && body["id"] == "r-buyer"
+    ));
+    assert!(matches!(
+        &access.groups[0],
+        GroupPlan::Update { changes, put: Some(put), .. }
+            if changes == &["attributes.floor"] && put["attributes"]["floor"] == json!(["2"])
+    ));
+    let UserPlan::Create { body, grants, .. } = &users[0] else {
+        panic!("expected a creation");
+    };
+    assert!(body.get("groups").is_none() && body.get("realmRoles").is_none());
+    assert_eq!(
+        grants.changes(),
+        ["groups", "realmRoles", "clientRoles.shop-api"]
+    );
 }

@@ -14,8 +14,6 @@ pub const BUILTIN_ORIGIN: &str = "realm/testing.yaml (built in)";
 /// Realm-level keys that are collections imported with a new realm but not reconciled on an
 /// existing one (Keycloak's realm GET does not return them, and they have their own APIs).
 pub const IMPORT_ONLY_REALM_KEYS: &[&str] = &[
-    "roles",
-    "groups",
     "defaultGroups",
     "clientScopes",
     "components",
@@ -44,7 +42,7 @@ pub const CLIENT_SET_FIELDS: &[&str] = &[
     "optionalClientScopes",
 ];
 /// User fields compared as sets.
-pub const USER_SET_FIELDS: &[&str] = &["requiredActions", "groups"];
+pub const USER_SET_FIELDS: &[&str] = &["requiredActions"];
 
 /// One loaded, validated realm file.
 #[derive(Debug, Clone, PartialEq)]

@@ -68,12 +68,15 @@ pub async fn observe(
             )
             .await
     };
-    let (clients, users, user_profile) = futures_util::try_join!(clients, users, profile)?;
+    let access = super::access::observe_access(client, realm);
+    let (clients, users, user_profile, access) =
+        futures_util::try_join!(clients, users, profile, access)?;
     Ok(Observed {
         realm: Some(current),
         clients,
         users,
         user_profile,
+        access,
     })
 }
 
@@ -180,7 +183,17 @@ async fn observe_user(
             prove_password(client, realm, &rep, spec.username(), &p.value, probe, proof).await?
         }
     };
-    Ok(Some(ObservedUser { rep, password }))
+    let id = rep.get("id").and_then(Value::as_str).unwrap_or_default();
+    let memberships = if spec.declares_memberships() && !id.is_empty() {
+        Some(super::access::observe_memberships(client, realm, id).await?)
+    } else {
+        None
+    };
+    Ok(Some(ObservedUser {
+        rep,
+        password,
+        memberships,
+    }))
 }
 
 /// Is the user's password the file's? The local ledger first (one read of the credential's

@@ -12,6 +12,8 @@ use crate::keycloak::password_proof::PasswordProof;
 use crate::keycloak::realm_file::{ClientSpec, RealmFile, UserSpec};
 use crate::report::{Event, Reporter};
 
+use super::access::{execute_grants, Resolver};
+
 /// How a realm creation ended.
 pub(super) enum Created {
     /// The realm (with its clients and users) is there.
@@ -266,22 +268,37 @@ pub(super) async fn execute_user(
     plan: &UserPlan,
     spec: &UserSpec,
     proof: &PasswordProof,
+    ids: &Resolver<'_>,
 ) -> Result<(), AdminError> {
     match plan {
-        UserPlan::Create { username, body } => {
-            let id = create_user(client, realm, body, username).await?;
-            if let (Some(id), Some(p)) = (id, spec.password()) {
+        UserPlan::Create {
+            username,
+            body,
+            grants,
+        } => {
+            let mut id = create_user(client, realm, body, username).await?;
+            if id.is_none() && (!grants.is_empty() || spec.password().is_some()) {
+                id = client
+                    .find_user(realm, username)
+                    .await?
+                    .and_then(|u| Some(u.get("id")?.as_str()?.to_string()));
+            }
+            let Some(id) = id else {
+                return Ok(());
+            };
+            if let Some(p) = spec.password() {
                 proof
                     .record_set(client, realm, &id, username, &p.value)
                     .await?;
             }
-            Ok(())
+            execute_grants(ids, username, &id, grants).await
         }
         UserPlan::Update {
             username,
             id,
             put,
             password,
+            grants,
             ..
         } => {
             if let Some(body) = put {
@@ -309,7 +326,7 @@ pub(super) async fn execute_user(
                     .record_set(client, realm, id, username, &p.value)
                     .await?;
             }
-            Ok(())
+            execute_grants(ids, username, id, grants).await
         }
         UserPlan::Unchanged { .. } => Ok(()),
     }
