@@ -54,6 +54,24 @@ pub struct DemoArgs {
     pub port: u16,
 }
 
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: KeycloakTarget,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub realm: RealmArgs,
+
+    /// Realm to export [default: the first realm in the realm files].
+    #[arg(value_name = "REALM")]
+    pub realm_name: Option<String>,
+
+    /// Write the realm file here (owner-only: it holds client secrets) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 /// A service of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ServiceArg {
@@ -173,6 +191,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print endpoints and credentials as environment variables.
     Env(EnvArgs),
+    /// Write a realm of a running Keycloak as a realm file (secrets included; passwords as ${VARS}).
+    Export(ExportArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.
     Schema,
 }

@@ -35,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Logs(args) => commands::logs::run(args).await,
         Command::Demo(args) => commands::demo::run(args, &reporter).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
+        Command::Export(args) => commands::export::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
     }
 }

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod demo;
 pub mod down;
 pub mod env;
+pub mod export;
 pub mod logs;
 pub mod schema;
 pub mod status;

@@ -10,6 +10,7 @@ pub mod client;
 pub mod diff;
 pub mod discovery;
 pub mod endpoints;
+pub mod export;
 pub mod password_proof;
 pub mod progress;
 pub mod realm_file;

@@ -21,6 +21,7 @@ use super::realm_file::{RealmFile, IMPORT_ONLY_REALM_KEYS};
 use super::user_profile;
 use crate::report::{Action, Event, Reporter};
 
+pub use access::observe_memberships;
 use access::{execute_access, Resolver};
 pub use observe::{brute_force_protected, classify_password_check, observe};
 use write::{create_realm, execute_client, execute_user, Created};

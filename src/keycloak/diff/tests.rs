@@ -287,7 +287,7 @@ fn access_realm() -> RealmFile {
 }
 
 /// Keycloak holding everything `ACCESS_REALM` declares, with the user's memberships.
-fn access_view(realm: &RealmFile) -> Observed {
+fn access_view() -> Observed {
     let mut access = ObservedAccess::default();
     for (name, desc) in [
         ("buyer", Some("Buys things")),
@@ -341,7 +341,7 @@ fn roles_groups_and_memberships_keycloak_has_are_unchanged() {
         access,
         users,
         ..
-    } = plan(&realm, &access_view(&realm))
+    } = plan(&realm, &access_view())
     else {
         panic!("expected reconcile");
     };
@@ -376,7 +376,7 @@ fn roles_groups_and_memberships_keycloak_has_are_unchanged() {
 #[test]
 fn missing_roles_groups_and_memberships_are_created_and_added() {
     let realm = access_realm();
-    let mut observed = access_view(&realm);
+    let mut observed = access_view();
     observed.access = ObservedAccess::default();
     observed.users[0].as_mut().unwrap().memberships = Some(Memberships::default());
     let RealmPlan::Reconcile { access, users, .. } = plan(&realm, &observed) else {
@@ -414,7 +414,7 @@ fn missing_roles_groups_and_memberships_are_created_and_added() {
 #[test]
 fn group_drift_is_named_and_a_new_user_gets_its_memberships_after_creation() {
     let realm = access_realm();
-    let mut observed = access_view(&realm);
+    let mut observed = access_view();
     observed.access.groups.get_mut("/staff").unwrap()["attributes"]["floor"] = json!(["3"]);
     observed.access.realm_roles.get_mut("buyer").unwrap()["description"] = json!("old");
     observed.users[0] = None;
