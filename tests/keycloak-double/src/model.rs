@@ -8,7 +8,8 @@
 
 //!
 //! One module per kind of object: [`realm`], [`client`], [`user`] (with the realm's
-//! [`user_profile`]), [`session`] (SSO sessions and codes), [`keys`].
+//! [`user_profile`]), [`role`] (realm and client roles, role mappings), [`group`], [`session`]
+//! (SSO sessions and codes), [`keys`].
 
 use std::collections::BTreeMap;
 
@@ -18,15 +19,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod client;
+mod group;
 mod keys;
 mod realm;
+mod role;
 mod session;
 mod user;
 pub mod user_profile;
 
 pub use client::{default_client_fields, Client};
+pub use group::Group;
 pub use keys::{RealmKeys, RsaPublicJwk};
 pub use realm::Realm;
+pub use role::{Mapper, Role};
 pub use session::{AuthCode, UserSession};
 pub use user::{PasswordCredential, User};
 
@@ -67,8 +72,9 @@ impl State {
         ] {
             master.settings.insert(k.to_owned(), v);
         }
+        let admin_id = uuid();
         master.users.push(User {
-            id: uuid(),
+            id: admin_id.clone(),
             username: admin_user.to_lowercase(),
             enabled: true,
             created_timestamp: now_ms,
@@ -80,11 +86,22 @@ impl State {
             realm_roles: vec!["admin".to_owned(), "create-realm".to_owned()],
             ..User::default()
         });
+        // ApplianceBootstrap#createMasterRealmAdminUser: `addUser(realm, username)` grants the
+        // default role, then `admin` is granted.
+        master.grant_default_role(&admin_id);
         let mut state = State {
             realms: vec![master],
         };
         state.add_realm_admin_client(MASTER);
         state
+    }
+
+    /// A state persisted before realms had roles: each realm gets its built-in roles.
+    pub fn upgraded(mut self) -> Self {
+        for realm in self.realms.iter_mut().filter(|r| r.roles.is_empty()) {
+            realm.add_builtin_roles();
+        }
+        self
     }
 
     pub fn realm(&self, name: &str) -> Option<&Realm> {

@@ -6,7 +6,7 @@
 //! Field lists were read from Keycloak's `core/src/main/java/org/keycloak/representations/idm/*.java`
 //! (jakarta-era versions that carry the 26.x-only fields: `adminPermissionsEnabled`, `type`,
 //! `alwaysDisplayInConsole`, `userProfileMetadata`, ...). Nested objects that the double does not
-//! model (roles, groups, protocol mappers, ...) are accepted as any JSON.
+//! model (protocol mappers, client scopes, ...) are accepted as any JSON.
 //!
 //! The column follows Jackson's parser position when it meets the unknown property: just after the
 //! value's first token (after the opening quote of a string, after `{` or `[`, after a whole
@@ -14,7 +14,10 @@
 
 mod representations;
 
-pub use representations::{CLIENT, CREDENTIAL, REALM, REALM_COLLECTIONS, UP_CONFIG, USER};
+pub use representations::{
+    CLIENT, COMPOSITES, CREDENTIAL, GROUP, REALM, REALM_COLLECTIONS, ROLE, ROLES, ROLE_SHAPE,
+    UP_CONFIG, USER,
+};
 
 /// What a JSON value is expected to be.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +71,11 @@ impl Unrecognized {
 
 /// Scans `body` (already known to be valid JSON) against `class`; returns the first unknown field.
 pub fn find_unrecognized(body: &[u8], class: &'static Class) -> Option<Unrecognized> {
+    find_unrecognized_in(body, Shape::Object(class))
+}
+
+/// [`find_unrecognized`] for a body of any shape (e.g. a list of representations).
+pub fn find_unrecognized_in(body: &[u8], shape: Shape) -> Option<Unrecognized> {
     let mut scanner = Scanner {
         bytes: body,
         pos: 0,
@@ -75,7 +83,7 @@ pub fn find_unrecognized(body: &[u8], class: &'static Class) -> Option<Unrecogni
         line_start: 0,
     };
     scanner.skip_ws();
-    scanner.value(Shape::Object(class)).err()
+    scanner.value(shape).err()
 }
 
 struct Scanner<'a> {
@@ -287,7 +295,16 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../realm/realm.schema.json");
         let text = std::fs::read_to_string(path).expect("the realm schema is in the repository");
         let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        for class in [&CREDENTIAL, &USER, &CLIENT, &REALM] {
+        for class in [
+            &CREDENTIAL,
+            &USER,
+            &CLIENT,
+            &REALM,
+            &ROLE,
+            &GROUP,
+            &ROLES,
+            &COMPOSITES,
+        ] {
             let props = schema["$defs"][class.name]["properties"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{} in the schema", class.name));

@@ -117,7 +117,7 @@ impl PgStore {
         match row {
             Some(row) => {
                 let text: String = row.try_get(0)?;
-                Ok(Some(serde_json::from_str(&text)?))
+                Ok(Some(serde_json::from_str::<State>(&text)?.upgraded()))
             }
             None => Ok(None),
         }

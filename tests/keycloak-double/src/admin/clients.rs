@@ -116,6 +116,7 @@ pub(super) async fn delete_client(
     app.mutate_realm(&realm, realm_not_found, |realm| {
         realm.client_by_id(&id).ok_or_else(client_not_found)?;
         realm.remove_service_account(&id);
+        realm.remove_client_roles(&id);
         realm.clients.retain(|c| c.id != id);
         Ok(())
     })

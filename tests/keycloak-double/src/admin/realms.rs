@@ -1,4 +1,4 @@
-//! Realms (keycloak-behaviour §3): list, import with embedded clients and users, read, update
+//! Realms (keycloak-behaviour §3): list, import with embedded clients, roles, groups and users, read, update
 //! (rename included), delete; the server info; and the realm's public information.
 
 use std::collections::HashMap;
@@ -146,6 +146,9 @@ pub fn import_realm(
             }
         }
     }
+    // DefaultExportImportManager#importRealm: clients, roles, groups, then users.
+    super::import_access::import_roles(&mut realm, rep.get("roles"))?;
+    super::import_access::import_groups(&mut realm, rep.get("groups"))?;
     if let Some(Value::Array(users)) = rep.get("users") {
         for user in users {
             if let Value::Object(user) = user {

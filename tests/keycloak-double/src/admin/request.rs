@@ -47,12 +47,48 @@ pub fn user_not_found() -> ApiError {
     ApiError::not_found("User not found")
 }
 
-/// Parses a JSON body as a representation: media type, syntax, then unknown fields.
-pub fn parse_rep(
+/// `GroupsResource#getGroupById`.
+pub fn group_not_found() -> ApiError {
+    ApiError::not_found("Could not find group by id")
+}
+
+/// `RoleContainerResource#getRole` and friends.
+pub fn role_not_found() -> ApiError {
+    ApiError::not_found("Could not find role")
+}
+
+/// Parses a JSON body that is a list of representations (`List<RoleRepresentation>` of the
+/// role-mapping endpoints): media type, syntax, unknown fields, then the list's objects.
+/// An empty body is `None`: JAX-RS hands the method a null list.
+pub fn parse_rep_list(
     headers: &HeaderMap,
     body: &[u8],
-    class: &'static Class,
-) -> Result<Map<String, Value>, ApiError> {
+    item: &'static crate::schema::Shape,
+) -> Result<Option<Vec<Map<String, Value>>>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    check_json_type(headers)?;
+    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::cannot_parse())?;
+    let list_shape = crate::schema::Shape::ListOf(item);
+    if let Some(unknown) = crate::schema::find_unrecognized_in(body, list_shape) {
+        return Err(ApiError::c(StatusCode::BAD_REQUEST, unknown.message()));
+    }
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Object(map) => Ok(map),
+                _ => Err(ApiError::cannot_parse()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        _ => Err(ApiError::cannot_parse()),
+    }
+}
+
+/// 415 unless the body is declared JSON.
+fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -66,12 +102,23 @@ pub fn parse_rep(
             t == "application/json" || t.ends_with("+json")
         })
         .unwrap_or(false);
-    if !json_type {
-        return Err(ApiError::c(
+    if json_type {
+        Ok(())
+    } else {
+        Err(ApiError::c(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "HTTP 415 Unsupported Media Type",
-        ));
+        ))
     }
+}
+
+/// Parses a JSON body as a representation: media type, syntax, then unknown fields.
+pub fn parse_rep(
+    headers: &HeaderMap,
+    body: &[u8],
+    class: &'static Class,
+) -> Result<Map<String, Value>, ApiError> {
+    check_json_type(headers)?;
     let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::cannot_parse())?;
     if let Some(unknown) = find_unrecognized(body, class) {
         return Err(ApiError::c(StatusCode::BAD_REQUEST, unknown.message()));

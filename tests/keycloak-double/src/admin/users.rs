@@ -15,7 +15,7 @@ use super::request::{
 };
 use super::user_search::{filter_users, lists_service_accounts};
 use crate::http::{json_response, ApiError};
-use crate::model::{user_profile, uuid, PasswordCredential, Realm, User, UPDATE_PASSWORD};
+use crate::model::{user_profile, uuid, Mapper, PasswordCredential, Realm, User, UPDATE_PASSWORD};
 use crate::schema;
 use crate::server::AppState;
 
@@ -252,6 +252,16 @@ pub fn create_user_in(
     }
     apply_credentials(&mut user, rep, now_ms, import);
     realm.users.push(user);
+    if import {
+        // DefaultExportImportManager#createUser: `addUser(..., addDefaultRoles=false, ...)`,
+        // then the listed role mappings, then the groups.
+        super::memberships::import_role_mappings(realm, Mapper::User(&id), rep)?;
+    } else {
+        // UsersResource#createUser: the user profile's `addUser(realm, username)` grants the
+        // default role; `realmRoles`/`clientRoles` are not read, `groups` are.
+        realm.grant_default_role(&id);
+    }
+    super::memberships::join_groups_of(realm, &id, rep)?;
     Ok(id)
 }
 

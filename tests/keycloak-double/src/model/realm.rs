@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    default_client_fields, uuid, AuthCode, Client, RealmKeys, User, UserSession, ADMIN_CLI, MASTER,
+    default_client_fields, uuid, AuthCode, Client, Group, RealmKeys, Role, User, UserSession,
+    ADMIN_CLI, MASTER,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,6 +19,12 @@ pub struct Realm {
     pub settings: Map<String, Value>,
     pub clients: Vec<Client>,
     pub users: Vec<User>,
+    /// Realm roles and client roles (see `role`).
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Every group, flat (see `group`).
+    #[serde(default)]
+    pub groups: Vec<Group>,
     /// Generated on first use and then kept (and persisted) for the realm's lifetime.
     #[serde(default)]
     pub keys: Option<RealmKeys>,
@@ -142,6 +149,8 @@ impl Realm {
             settings: default_realm_settings(name),
             clients: Vec::new(),
             users: Vec::new(),
+            roles: Vec::new(),
+            groups: Vec::new(),
             keys: None,
             sessions: BTreeMap::new(),
             codes: BTreeMap::new(),
@@ -150,6 +159,7 @@ impl Realm {
             user_profile: None,
         };
         realm.add_builtin_clients();
+        realm.add_builtin_roles();
         realm
     }
 
@@ -262,14 +272,18 @@ impl Realm {
             return;
         };
         let username = format!("service-account-{}", client.client_id()).to_lowercase();
+        let id = uuid();
         self.users.push(User {
-            id: uuid(),
+            id: id.clone(),
             username,
             enabled: true,
             created_timestamp: now_ms,
             service_account_client: Some(client_internal_id.to_owned()),
             ..User::default()
         });
+        // ClientManager#enableServiceAccount creates the user with `addUser(realm, username)`,
+        // which grants the default role.
+        self.grant_default_role(&id);
     }
 
     pub fn remove_service_account(&mut self, client_internal_id: &str) {
@@ -297,6 +311,11 @@ impl Realm {
         rep.insert("realm".into(), json!(self.name));
         for (k, v) in &self.settings {
             rep.insert(k.clone(), v.clone());
+        }
+        // `defaultRole` is the default role's brief representation (ExportUtils /
+        // ModelToRepresentation#toRepresentation(realm): `toBriefRepresentation(getDefaultRole())`).
+        if let Some(role) = self.realm_role(&self.default_role_name()) {
+            rep.insert("defaultRole".into(), self.role_representation(role, false));
         }
         Value::Object(rep)
     }

@@ -62,3 +62,48 @@ fn a_user_missing_profile_fields_must_verify_the_profile_outside_master() {
     };
     assert!(complete.pending_actions(&realm).is_empty());
 }
+
+#[test]
+fn the_bootstrap_admin_holds_admin_and_the_default_role() {
+    let state = State::bootstrap("admin", "pw", 1);
+    let master = state.realm(MASTER).expect("master");
+    let admin = master.user_by_username("admin").expect("admin user");
+    let effective: Vec<String> = master
+        .effective_role_ids(Mapper::User(&admin.id))
+        .iter()
+        .filter_map(|id| master.role_by_id(id).map(|r| r.name.clone()))
+        .collect();
+    for role in [
+        "admin",
+        "create-realm",
+        "default-roles-master",
+        "offline_access",
+    ] {
+        assert!(effective.iter().any(|r| r == role), "{role}: {effective:?}");
+    }
+}
+
+#[test]
+fn group_paths_keep_slashes_in_names_and_still_resolve() {
+    let mut realm = Realm::new("testing", None, 0);
+    let parent = Group::new("a/b", None, None);
+    let child = Group::new("c", Some(&parent.id), None);
+    let (parent_id, child_id) = (parent.id.clone(), child.id.clone());
+    realm.groups.extend([parent, child]);
+    let child = realm.group_by_id(&child_id).expect("child");
+    assert_eq!(realm.group_path(child), "/a/b/c");
+    assert_eq!(
+        realm.group_by_path("/a/b/c").map(|g| &g.id),
+        Some(&child_id)
+    );
+    assert_eq!(realm.group_by_path("a/b").map(|g| &g.id), Some(&parent_id));
+    assert!(realm.group_by_path("/a").is_none());
+}
+
+#[test]
+fn a_state_saved_before_roles_gets_the_built_in_roles() {
+    let mut state = State::bootstrap("admin", "pw", 1);
+    state.realms[0].roles.clear();
+    let state = state.upgraded();
+    assert!(state.realms[0].realm_role("default-roles-master").is_some());
+}

@@ -61,8 +61,15 @@ pub struct User {
     pub password: Option<PasswordCredential>,
     /// Internal id of the client whose service account this is.
     pub service_account_client: Option<String>,
-    /// Realm roles beyond the default roles (the bootstrap admin has `admin`).
+    /// Direct realm role mappings, by role name (users made through the admin API hold the
+    /// realm's default role here; the bootstrap admin also `admin`).
     pub realm_roles: Vec<String>,
+    /// Direct client role mappings: internal client id -> role names.
+    #[serde(default)]
+    pub client_roles: BTreeMap<String, Vec<String>>,
+    /// Ids of the groups the user is a direct member of.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 impl User {

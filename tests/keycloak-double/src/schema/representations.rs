@@ -43,6 +43,55 @@ pub static UP_CONFIG: Class = Class {
 
 static CREDENTIAL_SHAPE: Shape = Shape::Object(&CREDENTIAL);
 
+/// `RoleRepresentation.Composites`.
+pub static COMPOSITES: Class = Class {
+    name: "Composites",
+    fields: &[("realm", ANY), ("client", ANY), ("application", ANY)],
+};
+
+pub static ROLE: Class = Class {
+    name: "RoleRepresentation",
+    fields: &[
+        ("id", ANY),
+        ("name", ANY),
+        ("description", ANY),
+        ("composite", ANY),
+        ("composites", Shape::Object(&COMPOSITES)),
+        ("clientRole", ANY),
+        ("containerId", ANY),
+        ("attributes", ANY),
+    ],
+};
+
+pub static ROLE_SHAPE: Shape = Shape::Object(&ROLE);
+static ROLE_LIST: Shape = Shape::ListOf(&ROLE_SHAPE);
+
+/// `RolesRepresentation` (a realm's `roles`): `client` and `application` map client ids to
+/// role lists.
+pub static ROLES: Class = Class {
+    name: "RolesRepresentation",
+    fields: &[("realm", ROLE_LIST), ("client", ANY), ("application", ANY)],
+};
+
+/// `GroupRepresentation` as 26.2 has it (no `description`, which came in 26.3).
+pub static GROUP: Class = Class {
+    name: "GroupRepresentation",
+    fields: &[
+        ("id", ANY),
+        ("name", ANY),
+        ("path", ANY),
+        ("parentId", ANY),
+        ("subGroupCount", ANY),
+        ("subGroups", Shape::ListOf(&GROUP_SHAPE)),
+        ("attributes", ANY),
+        ("realmRoles", ANY),
+        ("clientRoles", ANY),
+        ("access", ANY),
+    ],
+};
+
+static GROUP_SHAPE: Shape = Shape::Object(&GROUP);
+
 pub static USER: Class = Class {
     name: "UserRepresentation",
     fields: &[
@@ -223,8 +272,8 @@ pub static REALM: Class = Class {
         ("publicKey", ANY),
         ("certificate", ANY),
         ("codeSecret", ANY),
-        ("roles", ANY),
-        ("groups", ANY),
+        ("roles", Shape::Object(&ROLES)),
+        ("groups", Shape::ListOf(&GROUP_SHAPE)),
         ("defaultRoles", ANY),
         ("defaultRole", ANY),
         ("defaultGroups", ANY),

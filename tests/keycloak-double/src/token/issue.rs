@@ -195,7 +195,12 @@ fn realm_roles(realm: &Realm, user: &User) -> Vec<String> {
         "offline_access".to_owned(),
         "uma_authorization".to_owned(),
     ];
-    roles.extend(user.realm_roles.iter().cloned());
+    // Direct mappings now include the default role for users made through the admin API.
+    for role in &user.realm_roles {
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
     roles
 }
 
