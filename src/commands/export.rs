@@ -34,7 +34,9 @@ pub async fn run(args: ExportArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     };
     let rendered = export::render(&export::prune(&doc), url.as_str());
     match &args.out {
-        None => std::io::stdout().lock().write_all(rendered.text.as_bytes())?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(rendered.text.as_bytes())?,
         Some(path) => {
             write_private(path, &rendered.text)?;
             reporter.emit(Event::StepFinished {

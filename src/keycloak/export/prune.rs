@@ -175,7 +175,7 @@ fn client_defaults() -> Value {
         "enabled": true, "protocol": "openid-connect", "publicClient": false,
         "surrogateAuthRequired": false, "alwaysDisplayInConsole": false,
         "clientAuthenticatorType": "client-secret", "notBefore": 0, "bearerOnly": false,
-        "consentRequired": false, "frontchannelLogout": true, "fullScopeAllowed": true,
+        "consentRequired": false, "frontchannelLogout": false, "fullScopeAllowed": true,
         "nodeReRegistrationTimeout": -1, "authorizationServicesEnabled": false,
         "defaultClientScopes": ["acr", "basic", "email", "profile", "roles", "web-origins"],
         "optionalClientScopes":
@@ -253,7 +253,7 @@ pub fn prune(doc: &Value) -> Value {
         let kept = match k.as_str() {
             "clients" => list_of(v, prune_client),
             "users" => list_of(v, prune_user),
-            "groups" => list_of(v, prune_group),
+            "groups" => list_of(v, prune_group).map(by_name),
             "roles" => prune_roles(v),
             "attributes" => attributes(v, &realm_attribute_defaults(), &[], Some(fields)),
             k if REALM_SERVER_FIELDS.contains(&k) => None,
@@ -268,7 +268,10 @@ pub fn prune(doc: &Value) -> Value {
 
 fn prune_client(c: &Value) -> Option<Value> {
     let fields = c.as_object()?;
-    let defaults = client_defaults();
+    let mut defaults = client_defaults();
+    for (k, v) in derived_client_defaults(fields) {
+        defaults[k] = v;
+    }
     let mut out = Map::new();
     for (k, v) in fields {
         let kept = match k.as_str() {
@@ -291,6 +294,42 @@ fn prune_client(c: &Value) -> Option<Value> {
         }
     }
     Some(Value::Object(out))
+}
+
+/// Client defaults Keycloak derives from other fields when a client is created with a
+/// `protocol`, as the loader always sends (`OIDCLoginProtocolFactory#setupClientDefaults`,
+/// `RepresentationToModel#updateClientProperties`; keycloak-behaviour §4): the admin URL is
+/// the root URL; without redirect URIs, `<rootUrl>/*`; web origins are those of the redirect
+/// URIs.
+fn derived_client_defaults(fields: &Map<String, Value>) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let root = fields
+        .get("rootUrl")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty());
+    if let Some(root) = root {
+        out.push(("adminUrl", Value::from(root)));
+        let redirect = format!("{}/*", root.trim_end_matches('/'));
+        out.push(("redirectUris", json!([redirect])));
+    }
+    let mut origins: Vec<String> = Vec::new();
+    for uri in fields
+        .get("redirectUris")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let origin = url::Url::parse(uri)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.origin().ascii_serialization());
+        if let Some(o) = origin.filter(|o| !origins.contains(o)) {
+            origins.push(o);
+        }
+    }
+    out.push(("webOrigins", json!(origins)));
+    out
 }
 
 fn prune_user(u: &Value) -> Option<Value> {
@@ -353,7 +392,7 @@ fn prune_roles(v: &Value) -> Option<Value> {
         Some(Value::Object(out))
     };
     let mut out = Map::new();
-    if let Some(realm) = v.get("realm").and_then(|r| list_of(r, role)) {
+    if let Some(realm) = v.get("realm").and_then(|r| list_of(r, role)).map(by_name) {
         out.insert("realm".into(), realm);
     }
     let clients: Map<String, Value> = v
@@ -361,7 +400,7 @@ fn prune_roles(v: &Value) -> Option<Value> {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter_map(|(c, roles)| Some((c.clone(), list_of(roles, role)?)))
+        .filter_map(|(c, roles)| Some((c.clone(), by_name(list_of(roles, role)?))))
         .collect();
     if !clients.is_empty() {
         out.insert("client".into(), Value::Object(clients));
@@ -407,6 +446,14 @@ fn list_of(v: &Value, one: impl Fn(&Value) -> Option<Value>) -> Option<Value> {
     (!items.is_empty()).then_some(Value::Array(items))
 }
 
+/// Objects sorted by their `name` (Keycloak lists roles and groups by name).
+fn by_name(mut v: Value) -> Value {
+    if let Some(items) = v.as_array_mut() {
+        items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    }
+    v
+}
+
 fn sorted(v: &Value) -> Option<Value> {
     let mut items = v.as_array()?.clone();
     items.sort_by_key(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string));
@@ -437,10 +484,10 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::String(s), Value::Bool(_) | Value::Number(_))
-        | (Value::Bool(_) | Value::Number(_), Value::String(s)) => {
-            let other = if a.is_string() { b } else { a };
-            other.to_string() == *s
+        (Value::String(s), other @ (Value::Bool(_) | Value::Number(_)))
+        | (other @ (Value::Bool(_) | Value::Number(_)), Value::String(s)) => {
+            let spelled: &str = &other.to_string();
+            s == spelled
         }
         _ => a == b,
     }

@@ -25,7 +25,8 @@ fn keycloak_document() -> Value {
             "publicClient": false, "clientAuthenticatorType": "client-secret",
             "secret": "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6", "standardFlowEnabled": true,
             "directAccessGrantsEnabled": true, "serviceAccountsEnabled": true,
-            "implicitFlowEnabled": false, "frontchannelLogout": true, "fullScopeAllowed": true,
+            "implicitFlowEnabled": false, "frontchannelLogout": false, "fullScopeAllowed": true,
+            "adminUrl": "http://localhost:5000/",
             "redirectUris": ["http://localhost:5000/*"], "webOrigins": ["http://localhost:5000"],
             "nodeReRegistrationTimeout": -1, "access": {"view": true},
             "defaultClientScopes": ["web-origins", "acr", "roles", "profile", "basic", "email"],
@@ -51,6 +52,8 @@ fn builtin() -> RealmFile {
 
 #[test]
 fn keycloaks_own_defaults_and_fields_are_dropped_and_the_files_choices_kept() {
+    // The admin URL, redirect URIs and web origins are those Keycloak derives from the root
+    // URL: dropped as well.
     let pruned = prune(&keycloak_document());
     assert_eq!(
         pruned,
@@ -61,7 +64,6 @@ fn keycloaks_own_defaults_and_fields_are_dropped_and_the_files_choices_kept() {
                 "description": "Confidential client of the reference setup (authorization code, password and client credentials flows)",
                 "rootUrl": "http://localhost:5000/", "secret": "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6",
                 "directAccessGrantsEnabled": true, "serviceAccountsEnabled": true,
-                "redirectUris": ["http://localhost:5000/*"], "webOrigins": ["http://localhost:5000"],
                 "attributes": {"post.logout.redirect.uris": "http://localhost:5000/*"}
             }],
             "users": [{
