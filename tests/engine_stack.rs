@@ -86,6 +86,11 @@ impl Ctx {
     }
 
     async fn iamstack(&self, args: &[String]) -> Out {
+        self.iamstack_env(args, &[]).await
+    }
+
+    /// `iamstack` with extra environment variables.
+    async fn iamstack_env(&self, args: &[String], env: &[(&str, &str)]) -> Out {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"));
         cmd.args(args).env("NO_COLOR", "1").kill_on_drop(true);
         for (key, _) in std::env::vars() {
@@ -98,6 +103,7 @@ impl Ctx {
             "IAMSTACK_STATE_DIR",
             concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
         );
+        cmd.envs(env.iter().copied());
         let out = cmd.output().await.expect("run iamstack");
         Out {
             code: out.status.code().unwrap_or(-1),
@@ -934,10 +940,57 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
     );
 
     logs_interleave_both_services_and_follow_new_output(&ctx, &project, kc_port).await;
+    export_applies_back_unchanged(&ctx, &project).await;
 
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// `iamstack export` of the provisioned realm: a file only its owner may read, with the
+/// client's secret and a placeholder for the password; applied back with the password set,
+/// nothing changes.
+async fn export_applies_back_unchanged(ctx: &Ctx, project: &str) {
+    let path = format!("{}/export-{project}.yaml", env!("CARGO_TARGET_TMPDIR"));
+    let export = ctx
+        .iamstack(&["export", "--project", project, "--out", &path].map(String::from))
+        .await;
+    assert_eq!(export.code, 0, "{}", export.describe());
+    let text = std::fs::read_to_string(&path).expect("the export file");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the export holds secrets");
+    assert!(text.contains("g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6"), "{text}");
+    assert!(text.contains("${TEST_USER_PASSWORD}"), "{text}");
+    let args = [
+        "apply",
+        "--output",
+        "json",
+        "--project",
+        project,
+        "--realm",
+        &path,
+    ];
+    let apply = ctx
+        .iamstack_env(
+            &args.map(String::from),
+            &[("TEST_USER_PASSWORD", "test-user$123")],
+        )
+        .await;
+    std::fs::remove_file(&path).ok();
+    assert_eq!(apply.code, 0, "{}", apply.describe());
+    for (kind, name) in [
+        ("realm", "testing"),
+        ("client", "test-client"),
+        ("user", "test-user"),
+    ] {
+        assert_eq!(
+            apply.action(kind, name).as_deref(),
+            Some("unchanged"),
+            "{}",
+            apply.describe()
+        );
+    }
 }
 
 /// `iamstack logs` on the running stack: both services in time order with their prefix, one

@@ -39,7 +39,7 @@ async fn apply(url: &url::Url, realm: &RealmFile) -> ApplySummary {
     keycloak::apply(
         url,
         &admin(),
-        &[realm.clone()],
+        std::slice::from_ref(realm),
         false,
         &Reporter::recording(),
     )
@@ -335,4 +335,51 @@ async fn a_realm_set_up_by_hand_exports_to_a_file_that_applies_unchanged() {
         "Keycloak's generated secret is exported: {secret:?}"
     );
     assert_applies_unchanged(&d, &url, &exported).await;
+}
+
+/// `iamstack export` through the built binary.
+async fn export_command(d: &RunningDouble, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"));
+    cmd.arg("export")
+        .args(["--keycloak-url", &d.base_url()])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("IAMSTACK_") || key == "TEST_CLIENT_SECRET" {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd.output().await.expect("iamstack runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_prints_the_realm_file_and_names_a_missing_realm() {
+    let (d, url) = double().await;
+    apply(&url, &load(SHOP, &[])).await;
+
+    let (code, stdout, stderr) = export_command(&d, &["shop"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let vars = [
+        ("ANN_PASSWORD", "ann-pass-1"),
+        ("BOB_PASSWORD", "bob-pass-1"),
+    ];
+    assert_eq!(
+        export::desired_state(&load(&stdout, &vars)),
+        export::desired_state(&load(SHOP, &[]))
+    );
+    assert!(stdout.contains("set ANN_PASSWORD"), "{stdout}");
+
+    // Without a name: the realm the realm files provision (the built-in `testing`).
+    let (code, stdout, stderr) = export_command(&d, &[]).await;
+    assert_eq!(code, 6, "exit 6, nothing on stdout: {stdout}");
+    assert!(
+        stderr.contains("no realm `testing`"),
+        "names the missing realm: {stderr}"
+    );
 }

@@ -38,7 +38,7 @@ fn table_rows() -> BTreeSet<Row> {
 }
 
 /// A recorded path as a template: the segment after `realms` is `{realm}`, a Keycloak id
-/// after `clients` or `users` is `{id}`.
+/// after `clients`, `users` or `groups` is `{id}`, a name after `roles` is `{role}`.
 fn template(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').collect();
     let mut out = Vec::with_capacity(segments.len());
@@ -47,7 +47,8 @@ fn template(path: &str) -> String {
         let is_id = seg.len() == 36 && seg.chars().filter(|c| *c == '-').count() == 4;
         out.push(match prev {
             Some("realms") => "{realm}",
-            Some("clients" | "users") if is_id => "{id}",
+            Some("clients" | "users" | "groups") if is_id => "{id}",
+            Some("roles") => "{role}",
             _ => seg,
         });
     }
@@ -163,6 +164,43 @@ async fn provisioning_requests(seen: &mut BTreeSet<Row>) {
         "clients:\n  - clientId: second-client\n    publicClient: true\n    redirectUris: [http://localhost:5001/*]\n",
     );
     sent(&d, seen, apply(&url, &parse(&more))).await;
+
+    // Roles, groups and memberships added to the existing realm, then one of each changed.
+    sent(&d, seen, apply(&url, &parse(&with_access(&more, "Buys")))).await;
+    sent(&d, seen, apply(&url, &parse(&with_access(&more, "Sells")))).await;
+
+    // `export` reads everything back.
+    sent(&d, seen, async {
+        let client = keycloak::AdminClient::new(&url, &admin()).unwrap();
+        keycloak::export::read_realm(&client, "testing")
+            .await
+            .expect("export reads")
+            .expect("realm");
+    })
+    .await;
+}
+
+/// `realm` with roles (realm and client), a group tree with attributes and a role, and
+/// memberships for every user; `desc` is a role's and a group's changing value.
+fn with_access(realm: &str, desc: &str) -> String {
+    let access = format!(
+        "roles:\n  realm:\n    - name: buyer\n      description: {desc}\n  client:\n    \
+         test-client:\n      - name: read\n        description: {desc}\n\
+         groups:\n  - name: staff\n    attributes: {{note: [{desc}]}}\n    realmRoles: [buyer]\n    \
+         subGroups:\n      - name: ops\n"
+    );
+    let memberships = "    groups: [/staff/ops]\n    realmRoles: [buyer]\n    \
+                       clientRoles: {test-client: [read]}\n";
+    let mut out = realm.replace("clients:\n", &format!("{access}clients:\n"));
+    // Every user gets the memberships (a second-user created above gets them by update).
+    out = out.replace(
+        "    enabled: true\n    credentials:",
+        &format!("    enabled: true\n{memberships}    credentials:"),
+    );
+    out.replace(
+        "    lastName: U\n",
+        &format!("    lastName: U\n{memberships}"),
+    )
 }
 
 /// Readiness (`up`), discovery (`env`) and every check of `verify` on the reference realm.

@@ -32,6 +32,15 @@ pub async fn run(args: ExportArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         }
         .into());
     };
+    for client_id in export::masked_secrets(&doc) {
+        reporter.emit(Event::Warning {
+            message: format!(
+                "client `{client_id}`: Keycloak did not show its secret, so the export has none; \
+                 add `secret: ${{...}}` to it before applying the file elsewhere, or Keycloak \
+                 generates a new one"
+            ),
+        });
+    }
     let rendered = export::render(&export::prune(&doc), url.as_str());
     match &args.out {
         None => std::io::stdout()

@@ -141,8 +141,8 @@ pub struct AccessPlan {
 
 /// Plan the file's roles and groups against what Keycloak has. Realm roles that users or
 /// groups name without declaring them are created too, as Keycloak's realm import does
-/// (`RepresentationToModel#createRoleMappings`), so a realm reached by `apply` matches one
-/// made by import from the same file.
+/// (`RepresentationToModel#createRoleMappings`, keycloak-behaviour §13), so a realm reached by
+/// `apply` matches one made by import from the same file.
 pub fn plan_access(desired: &RealmFile, observed: &ObservedAccess) -> AccessPlan {
     let mut roles: Vec<RolePlan> = desired
         .realm_roles()

@@ -6,10 +6,31 @@
 use serde_json::Value;
 use serde_yaml::{Mapping, Value as Yaml};
 
-/// Keys written first in each mapping, in this order.
-const LEADING_KEYS: &[&str] = &["realm", "clientId", "username", "name", "displayName"];
-/// Top-level collections, written last in this order.
-const TRAILING_KEYS: &[&str] = &["roles", "groups", "clients", "users"];
+/// Keys written first in each mapping, in this order: names, then a user's profile.
+const LEADING_KEYS: &[&str] = &[
+    "realm",
+    "clientId",
+    "username",
+    "name",
+    "type",
+    "value",
+    "displayName",
+    "email",
+    "firstName",
+    "lastName",
+];
+/// Collections, written last in this order (the realm's; a user's memberships and password;
+/// a group's subgroups).
+const TRAILING_KEYS: &[&str] = &[
+    "roles",
+    "groups",
+    "realmRoles",
+    "clientRoles",
+    "clients",
+    "users",
+    "subGroups",
+    "credentials",
+];
 
 /// A rendered export: the file's text and the variables its passwords need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +81,7 @@ pub fn render(doc: &Value, origin: &str) -> Rendered {
             variables.push((username, var));
         }
     }
-    let yaml = serde_yaml::to_string(&ordered(&doc, true)).unwrap_or_default();
+    let yaml = serde_yaml::to_string(&ordered(&doc)).unwrap_or_default();
     let mut text = format!(
         "# Realm `{}` exported by iamstack from {origin}.\n\
          # Only what differs from Keycloak's own defaults is written; built-in clients and roles\n\
@@ -112,14 +133,14 @@ fn escape_references(v: &Value) -> Value {
     }
 }
 
-/// JSON to YAML with [`LEADING_KEYS`] first and, at the top, [`TRAILING_KEYS`] last.
-fn ordered(v: &Value, top: bool) -> Yaml {
+/// JSON to YAML with [`LEADING_KEYS`] first and [`TRAILING_KEYS`] last.
+fn ordered(v: &Value) -> Yaml {
     match v {
         Value::Object(m) => {
             let rank = |k: &str| -> (u8, usize) {
                 if let Some(i) = LEADING_KEYS.iter().position(|l| *l == k) {
                     (0, i)
-                } else if let Some(i) = TRAILING_KEYS.iter().position(|t| top && *t == k) {
+                } else if let Some(i) = TRAILING_KEYS.iter().position(|t| *t == k) {
                     (2, i)
                 } else {
                     (1, 0)
@@ -129,11 +150,11 @@ fn ordered(v: &Value, top: bool) -> Yaml {
             keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
             let mut out = Mapping::new();
             for k in keys {
-                out.insert(Yaml::String(k.clone()), ordered(&m[k], false));
+                out.insert(Yaml::String(k.clone()), ordered(&m[k]));
             }
             Yaml::Mapping(out)
         }
-        Value::Array(items) => Yaml::Sequence(items.iter().map(|i| ordered(i, false)).collect()),
+        Value::Array(items) => Yaml::Sequence(items.iter().map(ordered).collect()),
         Value::String(s) => Yaml::String(s.clone()),
         Value::Bool(b) => Yaml::Bool(*b),
         Value::Number(n) => serde_yaml::to_value(n).unwrap_or(Yaml::Null),

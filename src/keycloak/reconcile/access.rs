@@ -1,7 +1,8 @@
 //! Roles, groups and memberships, the I/O half: read what the file declares or names
 //! ([`observe_access`], [`observe_memberships`]), and write the [`AccessPlan`] and each user's
 //! [`Grants`]. Keycloak maps roles by their id, so names are resolved to representations here
-//! ([`Resolver`]), from what was read or, for what this run created, by one GET each.
+//! ([`Resolver`]), from what was read or, for what this run created, by one GET each
+//! (keycloak-behaviour §13).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
