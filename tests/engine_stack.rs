@@ -941,10 +941,49 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
 
     logs_interleave_both_services_and_follow_new_output(&ctx, &project, kc_port).await;
     export_applies_back_unchanged(&ctx, &project).await;
+    token_prints_tokens_of_the_running_stack(&ctx, &project).await;
 
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// `iamstack token` on the running stack: a bare JWT on stdout for the service account, and
+/// the password grant's claims once `--decode` has checked the signature.
+async fn token_prints_tokens_of_the_running_stack(ctx: &Ctx, project: &str) {
+    let token = ctx
+        .iamstack(&["token", "--project", project].map(String::from))
+        .await;
+    assert_eq!(token.code, 0, "{}", token.describe());
+    let jwt = token.stdout.trim();
+    assert_eq!(
+        jwt.split('.').count(),
+        3,
+        "one JWT and nothing else: {}",
+        token.stdout
+    );
+    assert_eq!(token.stdout.lines().count(), 1, "{}", token.stdout);
+
+    let decoded = ctx
+        .iamstack(
+            &[
+                "token",
+                "--project",
+                project,
+                "--grant",
+                "password",
+                "--decode",
+            ]
+            .map(String::from),
+        )
+        .await;
+    assert_eq!(decoded.code, 0, "{}", decoded.describe());
+    let parts: Value = serde_json::from_str(&decoded.stdout).expect("--decode prints JSON");
+    assert_eq!(
+        parts["claims"]["preferred_username"], "test-user",
+        "{parts}"
+    );
+    assert_eq!(parts["header"]["alg"], "RS256", "{parts}");
 }
 
 /// `iamstack export` of the provisioned realm: a file only its owner may read, with the
