@@ -942,10 +942,110 @@ async fn up_provisions_the_realm_verifies_it_and_a_second_up_writes_nothing() {
     logs_interleave_both_services_and_follow_new_output(&ctx, &project, kc_port).await;
     export_applies_back_unchanged(&ctx, &project).await;
     token_prints_tokens_of_the_running_stack(&ctx, &project).await;
+    demo_serves_the_three_apps_against_the_stack(&ctx, &project, kc_port).await;
 
     let down = ctx.down(&["--volumes"]).await;
     assert_eq!(down.code, 0, "{}", down.describe());
     assert!(ctx.inspect("keycloak").await.is_none() && !ctx.volume_exists().await);
+}
+
+/// `iamstack demo` against the running stack, on a free port that a realm applied for it
+/// allows: the home page, the login redirect to Keycloak with PKCE, and the two direct grants.
+async fn demo_serves_the_three_apps_against_the_stack(ctx: &Ctx, project: &str, kc_port: u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let file = format!("{}/demo-{project}.yaml", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(
+        &file,
+        format!(
+            "realm: demo\nclients:\n  - clientId: demo-app\n    secret: demo-app-secret-1\n    \
+             directAccessGrantsEnabled: true\n    serviceAccountsEnabled: true\n    \
+             redirectUris: [\"http://localhost:{port}/*\"]\nusers:\n  - username: dana\n    \
+             email: dana@demo.test\n    firstName: Dana\n    lastName: Demo\n    \
+             credentials: [{{type: password, value: dana-pass-1}}]\n"
+        ),
+    )
+    .unwrap();
+    let args = |verb: &str| {
+        let mut a = vec![verb, "--project", project, "--realm", &file];
+        if verb == "demo" {
+            a.push("--port");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let applied = ctx.iamstack(&args("apply")).await;
+    assert_eq!(applied.code, 0, "{}", applied.describe());
+
+    use tokio::io::AsyncBufReadExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"));
+    let mut demo_args = args("demo");
+    demo_args.push(port.to_string());
+    cmd.args(&demo_args)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("demo starts");
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            if line.contains("iamstack demo: open") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(started, Ok(true), "the demo says where it serves");
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let home = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let home = home.text().await.unwrap();
+    assert!(
+        home.contains("Log in with Keycloak") && home.contains("demo-app"),
+        "{home}"
+    );
+
+    let login = http.get(format!("{base}/login")).send().await.unwrap();
+    assert!(login.status().is_redirection(), "{}", login.status());
+    let to = login.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with(&format!(
+            "http://localhost:{kc_port}/realms/demo/protocol/openid-connect/auth?"
+        )) && to.contains("code_challenge_method=S256"),
+        "{to}"
+    );
+
+    let password = http
+        .post(format!("{base}/password"))
+        .form(&[("username", "dana"), ("password", "dana-pass-1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        password.contains("<strong id=\"subject\">dana</strong>")
+            && password.contains("access_token"),
+        "{password}"
+    );
+    let service = http
+        .post(format!("{base}/client-credentials"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(service.contains("service-account-demo-app"), "{service}");
+    child.kill().await.ok();
+    std::fs::remove_file(&file).ok();
 }
 
 /// `iamstack token` on the running stack: a bare JWT on stdout for the service account, and
