@@ -41,7 +41,18 @@ pub async fn run(args: ExportArgs, reporter: &Reporter) -> anyhow::Result<u8> {
             ),
         });
     }
-    let rendered = export::render(&export::prune(&doc), url.as_str());
+    let mut pruned = export::prune(&doc);
+    let unknown = keycloak::realm_file::drop_unknown_fields(&mut pruned);
+    if !unknown.is_empty() {
+        reporter.emit(Event::Warning {
+            message: format!(
+                "left out of the export, since Keycloak 26.2's realm file schema has no such \
+                 field (this Keycloak is probably newer): {}",
+                unknown.join(", ")
+            ),
+        });
+    }
+    let rendered = export::render(&pruned, url.as_str());
     match &args.out {
         None => std::io::stdout()
             .lock()

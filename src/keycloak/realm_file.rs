@@ -32,5 +32,7 @@ pub use model::{
 };
 pub use parse::parse_realm_file;
 pub use position::{locate, Seg};
-pub use schema::{schema_version_warning, REALM_SCHEMA, SCHEMA_KEYCLOAK_VERSION};
+pub use schema::{
+    drop_unknown_fields, schema_version_warning, REALM_SCHEMA, SCHEMA_KEYCLOAK_VERSION,
+};
 pub use validate::CLIENT_FLOW_DEFAULTS;

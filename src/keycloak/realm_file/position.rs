@@ -45,7 +45,7 @@ pub enum Seg {
     Index(usize),
 }
 
-fn path_string(path: &[Seg]) -> String {
+pub fn path_string(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {

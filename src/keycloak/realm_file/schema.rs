@@ -79,6 +79,36 @@ pub fn check(root: &mut Value, src: &Source) -> Result<(), RealmFileError> {
     }
 }
 
+/// Remove from `root` every field Keycloak 26.2's schema does not know (a newer Keycloak's,
+/// met by `export`), so the document loads; their paths (`clients[0].newField`), sorted.
+pub fn drop_unknown_fields(root: &mut Value) -> Vec<String> {
+    let mut unknown: Vec<(Vec<Seg>, String)> = Vec::new();
+    for error in VALIDATOR.iter_errors(root) {
+        if let ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() {
+            let path = to_path(error.instance_path().segments());
+            unknown.extend(unexpected.iter().map(|name| (path.clone(), name.clone())));
+        }
+    }
+    let mut dropped = Vec::new();
+    for (path, name) in unknown {
+        let mut at = &mut *root;
+        for seg in &path {
+            at = match seg {
+                Seg::Key(k) => &mut at[k.as_str()],
+                Seg::Index(i) => &mut at[*i],
+            };
+        }
+        if let Some(map) = at.as_object_mut() {
+            map.remove(&name);
+        }
+        let mut full = path;
+        full.push(Seg::Key(name));
+        dropped.push(super::position::path_string(&full));
+    }
+    dropped.sort();
+    dropped
+}
+
 /// The schema describing the value at `path`, `$ref`s followed; `None` where the schema says
 /// nothing (any value).
 pub fn schema_at(path: &[Seg]) -> Option<&'static Value> {

@@ -146,3 +146,19 @@ fn password_variables_are_environment_names() {
     assert_eq!(password_variable("ann.lee@corp"), "ANN_LEE_CORP_PASSWORD");
     assert_eq!(password_variable("007"), "_007_PASSWORD");
 }
+
+#[test]
+fn fields_unknown_to_the_26_2_schema_are_named_and_left_out() {
+    let mut doc = prune(&keycloak_document());
+    doc["webAuthnPolicyPasswordlessPasskeysEnabled"] = json!(true);
+    doc["clients"][0]["futureFlag"] = json!("x");
+    let dropped = crate::keycloak::realm_file::drop_unknown_fields(&mut doc);
+    assert_eq!(
+        dropped,
+        [
+            "clients[0].futureFlag",
+            "webAuthnPolicyPasswordlessPasskeysEnabled"
+        ]
+    );
+    assert_eq!(doc, prune(&keycloak_document()));
+}
