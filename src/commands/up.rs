@@ -11,6 +11,7 @@ use crate::error::{exit, Interrupted};
 use crate::keycloak::discovery::front_end_url;
 use crate::keycloak::{self, RealmFile};
 use crate::report::{Event, OidcValue, Reporter, Step};
+use crate::stack::lock::StackLock;
 use crate::stack::plan::{self, host_port, StackPlan};
 use crate::stack::provision::Provisioning;
 use crate::stack::rollback::{self, CreatedLog, Rollback};
@@ -70,13 +71,25 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
             .verify
             .then_some(&verify_target as &dyn Fn(url::Url) -> anyhow::Result<VerifyTarget>),
     };
+    // One `up` or `down` of the project at a time (a dry run changes nothing: no lock).
+    let lock = if args.dry_run {
+        None
+    } else {
+        let budget = config.timeout;
+        let labels = &config.labels;
+        Some(StackLock::acquire(&engine, &plan.project, "up", labels, budget, reporter).await?)
+    };
     let created = CreatedLog::default();
-    let outcome = tokio::select! {
-        result = stack_up::up(&engine, &plan, &opts, &provisioning, reporter, &created) => result?,
+    let result = tokio::select! {
+        result = stack_up::up(&engine, &plan, &opts, &provisioning, reporter, &created) => result,
         _ = tokio::signal::ctrl_c() => {
-            return interrupted(&engine, &plan, &created, reporter).await;
+            let stopped = interrupted(&engine, &plan, &created, reporter).await;
+            release(lock, &engine, reporter).await;
+            return stopped;
         }
     };
+    release(lock, &engine, reporter).await;
+    let outcome = result?;
 
     if args.dry_run {
         reporter.emit(Event::StepFinished {
@@ -157,6 +170,18 @@ fn ready_event(
         postgres_password: show_secrets.then(|| config.postgres_password.clone()),
         oidc,
         elapsed_ms,
+    }
+}
+
+/// Give the project's lock back; a failure only warns (the next run takes a dead run's lock
+/// over).
+pub async fn release(lock: Option<StackLock>, engine: &Engine, reporter: &Reporter) {
+    if let Some(lock) = lock {
+        if let Err(e) = lock.release(engine).await {
+            reporter.emit(Event::Warning {
+                message: format!("could not remove the stack's lock volume: {e}"),
+            });
+        }
     }
 }
 

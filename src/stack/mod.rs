@@ -4,11 +4,13 @@
 //! `up`'s parts: [`observe`] (what exists, and whose), [`ports`] (the host port pre-flight),
 //! [`changes`] (the decisions), [`readiness`] (the waits, with crash detection),
 //! [`provision`] (realm files and `--verify`), [`rollback`] (Ctrl-C). Failures: [`error`].
+//! [`lock`]: one `up` or `down` of a project at a time.
 
 pub mod changes;
 pub mod discover;
 pub mod down;
 pub mod error;
+pub mod lock;
 pub mod logs;
 pub mod observe;
 pub mod plan;

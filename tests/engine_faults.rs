@@ -1,0 +1,151 @@
+//! Real-engine tests of faults around the stack's lifecycle: two runs on one project at once
+//! (the lock volume `<project>-lock`), a lock left by a dead run, a lock held elsewhere. The
+//! built binary against this machine's engine, each test with its own project and test-run
+//! label, swept before and after.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::VolumeCreateRequest;
+
+mod engine_common;
+use engine_common::{setup, Ctx, Out};
+
+fn warnings(out: &Out) -> Vec<String> {
+    out.events()
+        .into_iter()
+        .filter(|e| e["event"] == "warning")
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Make the project's lock volume as another run would have, held by `holder`.
+async fn plant_lock(ctx: &Ctx, holder: &str) {
+    let mut labels: HashMap<String, String> = ctx.run.labels();
+    labels.insert("dev.iamstack.stack".into(), ctx.project().into());
+    labels.insert("dev.iamstack.role".into(), "lock".into());
+    labels.insert("dev.iamstack.lock-holder".into(), holder.into());
+    ctx.docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(lock_name(ctx)),
+            labels: Some(labels),
+            ..Default::default()
+        })
+        .await
+        .expect("lock volume");
+}
+
+fn lock_name(ctx: &Ctx) -> String {
+    format!("{}-lock", ctx.project())
+}
+
+async fn lock_exists(ctx: &Ctx) -> bool {
+    ctx.docker.inspect_volume(&lock_name(ctx)).await.is_ok()
+}
+
+#[tokio::test]
+async fn two_ups_at_once_make_one_stack_and_the_second_waits_for_the_first() {
+    let Some(ctx) = setup().await else { return };
+    let (a, b) = tokio::join!(ctx.up(&[]), ctx.up(&[]));
+    assert_eq!(a.code, 0, "{}", a.describe());
+    assert_eq!(b.code, 0, "{}", b.describe());
+    let waited: Vec<&Out> = [&a, &b]
+        .into_iter()
+        .filter(|o| {
+            warnings(o)
+                .iter()
+                .any(|w| w.contains("waiting for another run on stack"))
+        })
+        .collect();
+    assert_eq!(
+        waited.len(),
+        1,
+        "exactly one waited:\n{}\n{}",
+        a.describe(),
+        b.describe()
+    );
+    // The second found the stack the first made: it created nothing.
+    for role in ["postgres", "keycloak"] {
+        assert_ne!(
+            waited[0].action("container", &ctx.name(role)).as_deref(),
+            Some("created"),
+            "{}",
+            waited[0].describe()
+        );
+    }
+    assert!(ctx.inspect("postgres").await.is_some() && ctx.inspect("keycloak").await.is_some());
+    assert!(!lock_exists(&ctx).await, "the lock is given back");
+
+    let (status, down) = tokio::join!(ctx.status(), ctx.down(&["--volumes"]));
+    assert!(matches!(status.code, 0 | 5), "{}", status.describe());
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert!(!lock_exists(&ctx).await);
+}
+
+#[tokio::test]
+async fn a_lock_left_by_a_dead_run_is_taken_over_and_one_held_elsewhere_is_waited_for() {
+    let Some(ctx) = setup().await else { return };
+    // A run of this machine that is gone (no such pid runs iamstack).
+    plant_lock(&ctx, &format!("{} 999999 1764500000 up", this_host())).await;
+    let up = ctx.up(&[]).await;
+    assert_eq!(up.code, 0, "{}", up.describe());
+    assert!(
+        warnings(&up)
+            .iter()
+            .any(|w| w.contains("taking over the lock") && w.contains("pid 999999")),
+        "{}",
+        up.describe()
+    );
+    assert!(!lock_exists(&ctx).await);
+
+    // Another machine's run cannot be checked: `up` waits its --timeout, then exit 4 naming
+    // the holder and the fix, and leaves that lock alone.
+    plant_lock(&ctx, "ci-runner-7 4242 1764500000 up").await;
+    let busy = ctx.up(&["--timeout", "2s"]).await;
+    assert_eq!(busy.code, 4, "{}", busy.describe());
+    assert!(
+        busy.stderr.contains("pid 4242 on ci-runner-7")
+            && busy
+                .stderr
+                .contains(&format!("docker volume rm {}", lock_name(&ctx))),
+        "{}",
+        busy.describe()
+    );
+    assert!(
+        lock_exists(&ctx).await,
+        "someone else's lock is not removed"
+    );
+
+    // `down` waits too, and goes on once the holder is done.
+    let docker = ctx.docker.clone();
+    let name = lock_name(&ctx);
+    let holder_done = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        docker
+            .remove_volume(
+                &name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .expect("holder ends");
+    });
+    let down = ctx.down(&["--volumes"]).await;
+    holder_done.await.unwrap();
+    assert_eq!(down.code, 0, "{}", down.describe());
+    assert!(
+        warnings(&down)
+            .iter()
+            .any(|w| w.contains("waiting for another run") && w.contains("ci-runner-7")),
+        "{}",
+        down.describe()
+    );
+    assert!(ctx.inspect("keycloak").await.is_none() && !lock_exists(&ctx).await);
+    let leftovers: Vec<String> = ctx.run.leftovers(&ctx.docker).await.unwrap();
+    assert_eq!(leftovers, Vec::<String>::new());
+}
