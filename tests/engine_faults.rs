@@ -149,3 +149,146 @@ async fn a_lock_left_by_a_dead_run_is_taken_over_and_one_held_elsewhere_is_waite
     let leftovers: Vec<String> = ctx.run.leftovers(&ctx.docker).await.unwrap();
     assert_eq!(leftovers, Vec::<String>::new());
 }
+
+/// The `changes` of an object event.
+fn changes_of(out: &Out, kind: &str, name: &str) -> Vec<String> {
+    out.events()
+        .into_iter()
+        .find(|e| e["event"] == "object" && e["kind"] == kind && e["name"] == name)
+        .and_then(|e| e["changes"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect()
+}
+
+/// A row in the stack's database, to prove the data survives.
+async fn write_marker(ctx: &Ctx) {
+    ctx.postgres()
+        .await
+        .batch_execute("CREATE TABLE fault_marker (x int); INSERT INTO fault_marker VALUES (42)")
+        .await
+        .expect("marker written");
+}
+
+async fn marker_survived(ctx: &Ctx) -> bool {
+    let rows = ctx
+        .postgres()
+        .await
+        .query("SELECT x FROM fault_marker", &[])
+        .await
+        .expect("marker table");
+    rows.len() == 1 && rows[0].get::<_, i32>(0) == 42
+}
+
+#[tokio::test]
+async fn postgres_dying_after_ready_is_named_by_status_and_up_restarts_it_and_keycloak() {
+    let Some(ctx) = setup().await else { return };
+    ctx.up_ok(&[]).await;
+    write_marker(&ctx).await;
+    let postgres = ctx.name("postgres");
+    ctx.docker
+        .kill_container(
+            &postgres,
+            None::<bollard::query_parameters::KillContainerOptions>,
+        )
+        .await
+        .expect("postgres killed");
+
+    let status = ctx.status().await;
+    assert_eq!(status.code, 5, "{}", status.describe());
+    let row = status
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "service" && e["service"] == "postgres")
+        .expect("a postgres row");
+    assert_eq!(row["state"], "exited", "{row}");
+    assert_eq!(row["ready"], false);
+
+    let up = ctx.up_ok(&[]).await;
+    assert_eq!(changes_of(&up, "container", &postgres), ["started"]);
+    let keycloak = changes_of(&up, "container", &ctx.name("keycloak"));
+    assert!(
+        keycloak.len() == 1 && keycloak[0].starts_with("restarted"),
+        "Keycloak lost its database connections: {keycloak:?}"
+    );
+    assert!(marker_survived(&ctx).await, "the data is intact");
+    assert_eq!(ctx.status().await.code, 0);
+}
+
+#[tokio::test]
+async fn a_network_removed_under_a_stopped_stack_is_made_again_with_the_data() {
+    let Some(ctx) = setup().await else { return };
+    ctx.up_ok(&[]).await;
+    write_marker(&ctx).await;
+    ctx.stop("keycloak").await;
+    ctx.stop("postgres").await;
+    let network = format!("{}-net", ctx.project());
+    ctx.docker
+        .remove_network(&network)
+        .await
+        .expect("the network goes");
+
+    let up = ctx.up_ok(&[]).await;
+    assert_eq!(up.action("network", &network).as_deref(), Some("created"));
+    for role in ["postgres", "keycloak"] {
+        let changes = changes_of(&up, "container", &ctx.name(role));
+        assert_eq!(
+            changes,
+            ["recreated: the stack's network was removed"],
+            "{}",
+            up.describe()
+        );
+    }
+    let attached = ctx
+        .docker
+        .inspect_network(
+            &network,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .unwrap()
+        .containers
+        .unwrap_or_default()
+        .len();
+    assert_eq!(attached, 2, "both containers are on the new network");
+    assert!(marker_survived(&ctx).await, "the data volume was kept");
+}
+
+#[tokio::test]
+async fn keycloak_slower_than_the_timeout_is_exit_5_with_its_logs_and_left_running() {
+    let Some(ctx) = setup().await else { return };
+    // The double boots in 60 s here; the official image ignores the knob and needs more than
+    // 3 s anyway.
+    let up = ctx
+        .up(&[
+            "--timeout",
+            "3s",
+            "--keycloak-env",
+            "KC_DOUBLE_BOOT_SECONDS=60",
+        ])
+        .await;
+    assert_eq!(up.code, 5, "{}", up.describe());
+    let name = ctx.name("keycloak");
+    assert!(
+        up.stderr.contains(&format!(
+            "keycloak (container `{name}`) was not ready after 3 s"
+        )),
+        "the elapsed time: {}",
+        up.stderr
+    );
+    assert!(up.stderr.contains("left running"), "{}", up.stderr);
+    assert!(
+        up.stderr.lines().any(|l| l.starts_with("  | ")),
+        "the last log lines: {}",
+        up.stderr
+    );
+    let state = ctx.inspect("keycloak").await.and_then(|c| c.state);
+    assert_eq!(
+        state.and_then(|s| s.running),
+        Some(true),
+        "Keycloak is left running, as documented"
+    );
+    // With the default boot and budget, `up` converges on what was left.
+    ctx.up_ok(&[]).await;
+}

@@ -177,16 +177,23 @@ pub fn stack_changes(plan: &StackPlan, observed: &Observed, wanted: &Wanted) -> 
             Change::CreateVolume { name }
         });
     }
-    let postgres = decide(
-        observed.postgres.as_ref(),
-        &plan.postgres,
-        observed.image_id(Role::Postgres),
+    let network_gone = observed.network == NetworkState::Missing;
+    let postgres = follow_network(
+        decide(
+            observed.postgres.as_ref(),
+            &plan.postgres,
+            observed.image_id(Role::Postgres),
+        ),
+        network_gone,
     );
     let keycloak = follow_database(
-        decide(
-            observed.keycloak.as_ref(),
-            &plan.keycloak,
-            observed.image_id(Role::Keycloak),
+        follow_network(
+            decide(
+                observed.keycloak.as_ref(),
+                &plan.keycloak,
+                observed.image_id(Role::Keycloak),
+            ),
+            network_gone,
         ),
         &postgres,
     );
@@ -212,6 +219,17 @@ pub fn image_flag(role: Role) -> &'static str {
         Role::Postgres => "--postgres-image",
         Role::Keycloak => "--keycloak-image",
         Role::Network | Role::Data => "",
+    }
+}
+
+/// Pure: a container whose network is gone (removed under a stopped stack) cannot start: the
+/// engine keeps the old network's id in it. It is made again on the new network; the data
+/// volume is not touched.
+pub fn follow_network(action: ContainerAction, network_gone: bool) -> ContainerAction {
+    match action {
+        ContainerAction::Create => ContainerAction::Create,
+        _ if network_gone => ContainerAction::Recreate("the stack's network was removed".into()),
+        other => other,
     }
 }
 

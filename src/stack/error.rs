@@ -70,7 +70,8 @@ pub enum StackError {
 
     #[error(
         "{service} (container `{name}`) was not ready after {secs} s; last probe: {last}; raise \
-         --timeout if this machine is slow; its last {} log lines:\n{}",
+         --timeout if this machine is slow. The stack's containers are left running (`iamstack \
+         up` again waits anew; `iamstack down` removes them); its last {} log lines:\n{}",
         super::readiness::LOG_TAIL,
         indent(logs)
     )]

@@ -263,6 +263,25 @@ fn a_pulled_image_with_a_new_id_recreates_the_containers_made_from_the_old_one()
 }
 
 #[test]
+fn containers_whose_network_was_removed_are_made_again_on_the_new_one() {
+    let p = stack_plan();
+    let mut observed = ready(&p);
+    observed.network = NetworkState::Missing;
+    let list = stack_changes(&p, &observed, &WANTED);
+    assert!(matches!(list[0], Change::CreateNetwork { .. }));
+    for role in [Role::Postgres, Role::Keycloak] {
+        assert!(
+            list.contains(&container_change(
+                role,
+                ContainerAction::Recreate("the stack's network was removed".into())
+            )),
+            "{list:?}"
+        );
+    }
+    assert!(list.iter().any(|c| matches!(c, Change::KeepVolume { .. })));
+}
+
+#[test]
 fn a_foreign_network_is_reused_and_said_so() {
     let p = stack_plan();
     let mut observed = nothing();
