@@ -102,6 +102,14 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     None
 }
 
+/// A line of advice for an error whose chain does not say what to do itself.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<crate::docker::EngineError>())
+        .any(crate::docker::EngineError::engine_went_away)
+        .then_some(crate::docker::ENGINE_WENT_AWAY)
+}
+
 /// The exit code for an error: the first typed error in its chain decides, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     err.chain()

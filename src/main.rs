@@ -23,6 +23,9 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
+            if let Some(hint) = iamstack::error::hint(&err) {
+                eprintln!("  {hint}");
+            }
             ExitCode::from(iamstack::error::exit_code(&err))
         }
     }

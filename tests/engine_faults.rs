@@ -292,3 +292,111 @@ async fn keycloak_slower_than_the_timeout_is_exit_5_with_its_logs_and_left_runni
     // With the default boot and budget, `up` converges on what was left.
     ctx.up_ok(&[]).await;
 }
+
+/// A Unix-socket proxy in front of the shared engine, which a test cuts and restores: `iamstack`
+/// talks to the engine through it (`DOCKER_HOST`), and the shared engine is never touched.
+struct EngineProxy {
+    path: std::path::PathBuf,
+    target: String,
+    accept: Option<tokio::task::JoinHandle<()>>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl EngineProxy {
+    fn new(path: std::path::PathBuf, target: String) -> EngineProxy {
+        EngineProxy {
+            path,
+            target,
+            accept: None,
+            conns: Default::default(),
+        }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+
+    fn open(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let listener = tokio::net::UnixListener::bind(&self.path).expect("proxy socket");
+        let (target, conns) = (self.target.clone(), self.conns.clone());
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut engine) = tokio::net::UnixStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut engine).await;
+                    }
+                });
+                conns.lock().unwrap().push(conn);
+            }
+        }));
+    }
+
+    /// The engine "goes away": no new connection, and the open ones drop.
+    fn cut(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+        }
+        for conn in self.conns.lock().unwrap().drain(..) {
+            conn.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for EngineProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// The shared engine's Unix socket, when that is how it is reached.
+fn engine_socket() -> Option<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => host.strip_prefix("unix://").map(str::to_string),
+        _ => Some("/var/run/docker.sock".to_string()),
+    }
+}
+
+#[tokio::test]
+async fn the_engine_going_away_during_up_is_exit_3_and_up_converges_once_it_is_back() {
+    let Some(ctx) = setup().await else { return };
+    let Some(socket) = engine_socket() else {
+        eprintln!("skipped: the engine is not reached through a Unix socket here");
+        return;
+    };
+    let path = std::path::PathBuf::from(format!(
+        "{}/engine-{}.sock",
+        env!("CARGO_TARGET_TMPDIR"),
+        ctx.project()
+    ));
+    let mut proxy = EngineProxy::new(path, socket);
+    proxy.open();
+    let host = proxy.docker_host();
+    // Keycloak takes 4 s to boot: the engine goes away while `up` waits for it.
+    let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=4"]);
+    let env = [("DOCKER_HOST", host.as_str())];
+    let up = ctx.iamstack_env(&args, &env);
+    let cut = async {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        proxy.cut();
+    };
+    let (up, ()) = tokio::join!(up, cut);
+    assert_eq!(up.code, 3, "{}", up.describe());
+    assert!(
+        up.stderr.contains("the Docker engine stopped answering"),
+        "says what happened and what to do: {}",
+        up.stderr
+    );
+    // Nothing was lost: the containers and the data volume are still there.
+    assert!(ctx.inspect("postgres").await.is_some() && ctx.volume_exists().await);
+
+    // The engine is back: `up` converges (taking over the lock the cut run could not give back).
+    proxy.open();
+    let again = ctx
+        .iamstack_env(&ctx.up_args(&[]), &[("DOCKER_HOST", &host)])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.describe());
+    assert_eq!(ctx.status().await.code, 0);
+}

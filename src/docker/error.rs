@@ -173,6 +173,9 @@ impl EngineError {
     /// nothing the user can fix is known about it.
     pub fn kind(&self) -> Option<Kind> {
         use EngineError::*;
+        if self.engine_went_away() {
+            return Some(Kind::Engine);
+        }
         match self {
             Unreachable { .. } | NoAnswer { .. } | TooOld { .. } => Some(Kind::Engine),
             NameTaken { .. } | PortTaken { .. } => Some(Kind::Conflict),
@@ -197,6 +200,34 @@ impl EngineError {
         }
     }
 }
+
+impl EngineError {
+    /// An operation that failed because the engine stopped answering (its socket closed or
+    /// refused, the connection dropped, no answer in time), not because it refused the
+    /// request: exit 3, like not reaching it at all.
+    pub fn engine_went_away(&self) -> bool {
+        std::error::Error::source(self)
+            .and_then(|s| s.downcast_ref::<BollardError>())
+            .is_some_and(is_transport)
+    }
+}
+
+/// A failure to talk to the engine at all, as opposed to an answer.
+fn is_transport(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::IOError { .. }
+            | BollardError::HyperResponseError { .. }
+            | BollardError::HyperLegacyError { .. }
+            | BollardError::RequestTimeoutError
+            | BollardError::SocketNotFoundError(_)
+    )
+}
+
+/// What to do after an operation that the engine stopped answering.
+pub const ENGINE_WENT_AWAY: &str = "the Docker engine stopped answering during the command: \
+     start it again (e.g. `sudo systemctl start docker`), then run the command again; `up` \
+     converges from whatever was left";
 
 /// The HTTP status the engine answered with, if it answered.
 pub(super) fn status_code(e: &BollardError) -> Option<u16> {

@@ -16,7 +16,7 @@ mod objects;
 mod pull;
 
 pub use client::{Engine, MIN_API};
-pub use error::EngineError;
+pub use error::{EngineError, ENGINE_WENT_AWAY};
 pub use logs::{parse_timestamped, LogLine, LogQuery};
 pub use objects::{ContainerInfo, NetworkInfo, VolumeInfo};
 pub use pull::PullError;
