@@ -55,6 +55,14 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub target: KeycloakTarget,
@@ -193,6 +201,8 @@ pub enum Command {
     Env(EnvArgs),
     /// Write a realm of a running Keycloak as a realm file (secrets included; passwords as ${VARS}).
     Export(ExportArgs),
+    /// Check that `up` would succeed here (engine, names, ports, images, disk), with the fix for each problem.
+    Doctor(DoctorArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.
     Schema,
 }

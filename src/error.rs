@@ -90,6 +90,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if let Some(e) = cause.downcast_ref::<crate::stack::lock::LockError>() {
         return e.kind();
     }
+    if let Some(e) = cause.downcast_ref::<crate::commands::doctor::DoctorFound>() {
+        return Some(e.first);
+    }
     if cause.is::<crate::docker::PullError>() {
         return Some(Kind::Image);
     }

@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => commands::demo::run(args, &reporter).await,
         Command::Env(args) => commands::env::run(args, &reporter).await,
         Command::Export(args) => commands::export::run(args, &reporter).await,
+        Command::Doctor(args) => commands::doctor::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
     }
 }

@@ -400,3 +400,113 @@ async fn the_engine_going_away_during_up_is_exit_3_and_up_converges_once_it_is_b
     assert_eq!(again.code, 0, "{}", again.describe());
     assert_eq!(ctx.status().await.code, 0);
 }
+
+/// `iamstack doctor` for `project` with the test's images and engine-chosen ports; a flag in
+/// `extra` replaces its default.
+async fn doctor(ctx: &Ctx, project: &str, extra: &[&str]) -> Out {
+    let defaults = [
+        ("--postgres-image", ctx.images.postgres.as_str()),
+        ("--keycloak-image", ctx.images.keycloak.as_str()),
+        ("--pull", "never"),
+        ("--postgres-port", "0"),
+        ("--keycloak-port", "0"),
+        ("--management-port", "0"),
+    ];
+    let mut args: Vec<String> = ["doctor", "--output", "json", "--project", project]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_string(), value.to_string()]);
+        }
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ctx.iamstack(&args).await
+}
+
+fn failed_checks(out: &Out) -> Vec<(String, String)> {
+    out.events()
+        .into_iter()
+        .filter(|e| e["event"] == "check" && e["passed"] == false)
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_string(),
+                e["detail"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn doctor_says_whether_up_would_succeed_and_what_to_fix() {
+    let Some(ctx) = setup().await else { return };
+    let project = ctx.project().to_string();
+    let ok = doctor(&ctx, &project, &[]).await;
+    assert_eq!(ok.code, 0, "{}", ok.describe());
+    assert!(failed_checks(&ok).is_empty());
+    let names: Vec<String> = ok
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "check")
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "engine",
+            "names",
+            "ports",
+            "postgres image",
+            "keycloak image",
+            "disk"
+        ]
+    );
+
+    // A taken port: exit 4, as `up` would, naming the port and the flag.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let taken = doctor(&ctx, &project, &["--keycloak-port", &port]).await;
+    assert_eq!(taken.code, 4, "{}", taken.describe());
+    let failed = failed_checks(&taken);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "ports");
+    assert!(
+        failed[0].1.contains(&format!("port {port}")) && failed[0].1.contains("--keycloak-port")
+    );
+    drop(holder);
+
+    // An image that is not here, with pulls forbidden: exit 9 naming the override.
+    let missing = doctor(
+        &ctx,
+        &project,
+        &["--keycloak-image", "iamstack-test/not-built:0"],
+    )
+    .await;
+    assert_eq!(missing.code, 9, "{}", missing.describe());
+    assert!(failed_checks(&missing)[0].1.contains("--keycloak-image"));
+
+    // Another stack stopped and left, and a dead run's lock: advice, not problems.
+    ctx.up_ok(&[]).await;
+    ctx.stop("keycloak").await;
+    ctx.stop("postgres").await;
+    plant_lock(&ctx, &format!("{} 999999 1764500000 up", this_host())).await;
+    let other = format!("{project}-other");
+    let advice = doctor(&ctx, &other, &[]).await;
+    assert_eq!(advice.code, 0, "{}", advice.describe());
+    let said = warnings(&advice);
+    assert!(
+        said.iter()
+            .any(|w| w.contains(&format!("stack `{project}` has containers but none runs"))),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|w| w.contains(&format!("lock `{project}-lock`"))),
+        "{said:#?}"
+    );
+    // Nothing was created or changed by the doctor.
+    assert!(ctx.inspect("keycloak").await.is_some());
+    let other_volume = format!("{other}-pgdata");
+    assert!(ctx.docker.inspect_volume(&other_volume).await.is_err());
+}

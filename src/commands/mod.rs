@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod demo;
+pub mod doctor;
 pub mod down;
 pub mod env;
 pub mod export;

@@ -84,6 +84,46 @@ impl Engine {
         &self.api_version
     }
 
+    /// Where the engine keeps images and volumes (`DockerRootDir`), when it says.
+    pub async fn data_root(&self) -> Option<String> {
+        self.docker.info().await.ok()?.docker_root_dir
+    }
+
+    /// Every container carrying the label `key` (any value), with its labels and state.
+    pub async fn containers_with_label(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(String, BTreeMap<String, String>, bool)>, EngineError> {
+        let filters: HashMap<String, Vec<String>> =
+            [("label".to_string(), vec![key.to_string()])].into();
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|source| EngineError::ListContainers { source })?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let name = c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string();
+                let running = c.state.is_some_and(|s| s.to_string() == "running");
+                (
+                    name,
+                    c.labels.unwrap_or_default().into_iter().collect(),
+                    running,
+                )
+            })
+            .collect())
+    }
+
     // ---- containers ----
 
     /// A container by exact name, or `None`.

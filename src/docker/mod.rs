@@ -14,6 +14,7 @@ mod error;
 mod logs;
 mod objects;
 mod pull;
+pub mod registry;
 
 pub use client::{Engine, MIN_API};
 pub use error::{EngineError, ENGINE_WENT_AWAY};

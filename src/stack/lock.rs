@@ -258,7 +258,7 @@ pub async fn stack_user_labels(
 }
 
 /// This machine's name, as the lock records it.
-fn this_host() -> String {
+pub fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -269,7 +269,7 @@ fn this_host() -> String {
 
 /// Does process `pid` of this machine still run an iamstack? (A reused pid running something
 /// else does not count.) Without `/proc`, assume it does: waiting is the safe side.
-fn process_runs(pid: u32) -> bool {
+pub fn process_runs(pid: u32) -> bool {
     let proc = std::path::Path::new("/proc");
     if !proc.join("self").exists() {
         return true;

@@ -8,6 +8,7 @@
 
 pub mod changes;
 pub mod discover;
+pub mod doctor;
 pub mod down;
 pub mod error;
 pub mod lock;

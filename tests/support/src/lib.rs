@@ -26,6 +26,9 @@
 mod admin;
 mod backend;
 mod engine;
+/// The product's registry check, compiled here from the same file (no dependency on the
+/// product), so the backend choice and `iamstack doctor` never disagree.
+#[path = "../../../src/docker/registry.rs"]
 pub mod registry;
 mod run;
 pub mod scale;

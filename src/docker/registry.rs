@@ -5,9 +5,10 @@
 //! check), with a short connect and total timeout. Any HTTP answer counts, even 401: Docker Hub
 //! answers 401 to an anonymous `/v2/`, and that still proves it is there.
 //!
-//! This function sits in the test support crate for now. `iamstack doctor` (the reliability issue)
-//! is meant to reuse this same check: when doctor lands, the check moves into the product and the
-//! tests call it there, so the tests and doctor never disagree about whether a registry answers.
+//! `iamstack doctor` makes this check for the images `up` would pull, and the test support
+//! compiles this same file (`#[path]`, no dependency on the product) to choose its backend, so the
+//! tests and doctor never disagree about whether a registry answers. It uses only `reqwest`,
+//! `tokio` and `std` for that reason.
 //!
 //! The check runs from this process, not from the engine. An engine that reaches the registry
 //! only through its own proxy or mirror may succeed where this check fails; `IAMSTACK_TEST_PULL=1`
@@ -22,6 +23,26 @@ pub const DOCKER_HUB: &str = "https://registry-1.docker.io/v2/";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the whole check may take, answer included.
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `/v2/` URL of the registry an image reference names: the first path segment when it
+/// looks like a host (has a `.` or a `:`, or is `localhost`), else Docker Hub. A loopback
+/// registry is asked over HTTP, as the engine does (it treats 127.0.0.0/8 as insecure).
+pub fn registry_url(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or_default();
+    let is_host =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if !is_host {
+        return DOCKER_HUB.to_string();
+    }
+    let name = first.rsplit_once(':').map_or(first, |(h, _)| h);
+    let loopback = name == "localhost"
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{first}/v2/")
+}
 
 /// What [`check_registry`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +116,24 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
+
+    #[test]
+    fn an_image_names_its_registry_or_docker_hub() {
+        assert_eq!(registry_url("postgres:17.4"), DOCKER_HUB);
+        assert_eq!(registry_url("keycloak/keycloak:26.2"), DOCKER_HUB);
+        assert_eq!(
+            registry_url("quay.io/keycloak/keycloak:26.2"),
+            "https://quay.io/v2/"
+        );
+        assert_eq!(
+            registry_url("127.0.0.1:5000/library/postgres:17.4"),
+            "http://127.0.0.1:5000/v2/"
+        );
+        assert_eq!(
+            registry_url("localhost:5000/keycloak/keycloak:26.2"),
+            "http://localhost:5000/v2/"
+        );
+    }
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
