@@ -25,7 +25,11 @@ fn iamstack_binary() -> anyhow::Result<std::path::PathBuf> {
         .and_then(|examples| examples.parent())
         .ok_or_else(|| anyhow::anyhow!("cannot tell the target directory"))?;
     let bin = dir.join("iamstack");
-    anyhow::ensure!(bin.exists(), "{} is missing: run `cargo build` first", bin.display());
+    anyhow::ensure!(
+        bin.exists(),
+        "{} is missing: run `cargo build` first",
+        bin.display()
+    );
     Ok(bin)
 }
 
@@ -101,15 +105,38 @@ async fn main() -> anyhow::Result<()> {
         let up = run(
             &bin,
             &[
-                "up", "--verify", "--output", "plain", "--project", &project, "--label", &label,
-                "--postgres-port", "0", "--keycloak-port", "0", "--management-port", "0",
-                "--postgres-image", &images.postgres, "--keycloak-image", &images.keycloak,
-                "--pull", "never",
+                "up",
+                "--verify",
+                "--output",
+                "plain",
+                "--project",
+                &project,
+                "--label",
+                &label,
+                "--postgres-port",
+                "0",
+                "--keycloak-port",
+                "0",
+                "--management-port",
+                "0",
+                "--postgres-image",
+                &images.postgres,
+                "--keycloak-image",
+                &images.keycloak,
+                "--pull",
+                "never",
             ],
         )?;
         let down = run(
             &bin,
-            &["down", "--volumes", "--output", "plain", "--project", &project],
+            &[
+                "down",
+                "--volumes",
+                "--output",
+                "plain",
+                "--project",
+                &project,
+            ],
         )?;
         let left = test_run.leftovers(&docker).await?;
         let now = totals(&docker).await?;

@@ -1,7 +1,8 @@
 //! The realm file: one Keycloak `RealmRepresentation` in YAML (or JSON, e.g. a realm export),
 //! with its `clients` and `users` embedded, using Keycloak's own field names.
 //!
-//! Loading is read (`load`) -> parse and substitute `${VAR}` (`parse`, [`subst`]) ->
+//! Loading is read (`load`) -> parse within the limits on size, nesting and alias expansion
+//! (`limits`) and substitute `${VAR}` (`parse`, [`subst`]) ->
 //! validate against Keycloak 26.2's schema and iamstack's own rules (`schema`, `validate`) ->
 //! `model`. Every field's name and type is checked before any request: an unknown field is
 //! refused with the nearest known name, a wrong type with the expected one (errors name the file,
@@ -12,6 +13,7 @@
 mod access;
 mod error;
 mod field_checks;
+mod limits;
 mod load;
 mod model;
 mod parse;
@@ -25,6 +27,9 @@ mod tests;
 
 pub use access::{group_path, GroupSpec, RoleSpec, ACCESS_REALM_KEYS, USER_MEMBERSHIP_FIELDS};
 pub use error::RealmFileError;
+pub use limits::{
+    ALIAS_EXPANSION_FACTOR, MAX_NESTING_DEPTH, MAX_REALM_FILE_BYTES, MIN_EXPANSION_BUDGET,
+};
 pub use load::{load_realm_files, load_realm_files_with};
 pub use model::{
     ClientSpec, Password, RealmFile, UserSpec, BUILTIN_ORIGIN, BUILTIN_REALM, CLIENT_SET_FIELDS,

@@ -1,8 +1,10 @@
 //! Loading: the paths given (files, directories of them, or none for the built-in realm) to
 //! the validated realm files, each realm defined once.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::limits::MAX_REALM_FILE_BYTES;
 use super::model::{RealmFile, BUILTIN_ORIGIN, BUILTIN_REALM};
 use super::parse::parse_realm_file;
 use super::RealmFileError;
@@ -39,10 +41,7 @@ pub fn load_realm_files_with(
     }
     let mut realms: Vec<RealmFile> = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| RealmFileError::Read {
-            path: file.clone(),
-            source,
-        })?;
+        let text = read_text(&file)?;
         let json = format_of(&file) == Some(Format::Json);
         let realm = parse_realm_file(&text, &file.display().to_string(), json, lookup)?;
         if let Some(other) = realms.iter().find(|r| r.name() == realm.name()) {
@@ -55,6 +54,59 @@ pub fn load_realm_files_with(
         realms.push(realm);
     }
     Ok(realms)
+}
+
+/// A realm file's text: at most [`MAX_REALM_FILE_BYTES`] (told by its length before reading,
+/// and by reading no more, for a device or a file that grows), and UTF-8.
+fn read_text(path: &Path) -> Result<String, RealmFileError> {
+    let read_error = |source| RealmFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_big = |len: u64| RealmFileError::Invalid {
+        origin: path.display().to_string(),
+        line: None,
+        field: None,
+        message: format!(
+            "the file is {len} bytes; a realm file may be at most {} MiB",
+            MAX_REALM_FILE_BYTES / (1024 * 1024)
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_err(read_error)?.len();
+    if len > MAX_REALM_FILE_BYTES {
+        return Err(too_big(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_REALM_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_REALM_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        RealmFileError::Invalid {
+            origin: path.display().to_string(),
+            line: Some(1 + bytes[..at].iter().filter(|b| **b == b'\n').count()),
+            field: None,
+            message: not_utf8(bytes, at),
+        }
+    })
+}
+
+/// Why bytes are not UTF-8 text, with the fix.
+fn not_utf8(bytes: &[u8], at: usize) -> String {
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as \
+                UTF-8"
+            .to_string();
+    }
+    format!(
+        "the file is not UTF-8 text (byte 0x{:02x} at offset {at}); save it as UTF-8",
+        bytes[at]
+    )
 }
 
 /// A directory's realm files, sorted by name; at least one.

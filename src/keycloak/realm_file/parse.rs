@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::limits::{json_from_str, yaml_from_str, Refusal};
 use super::model::RealmFile;
 use super::position::{Seg, Source};
 use super::subst::{substitute, SubstError};
@@ -16,18 +17,15 @@ pub fn parse_realm_file(
     json: bool,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<RealmFile, RealmFileError> {
+    // A UTF-8 byte-order mark (Windows editors write one) is not content; serde_json refuses it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = Source { text, origin, json };
+    // Within the limits: nesting, duplicate keys, alias expansion, tags (`limits`).
+    let refused = |r: Refusal| src.error_on_line(&[], r.line, r.message);
     let mut root = if json {
-        serde_json::from_str::<Value>(text)
-            .map_err(|e| src.error_on_line(&[], Some(e.line()), format!("not valid JSON: {e}")))?
+        json_from_str(text).map_err(refused)?
     } else {
-        let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-            src.error_on_line(
-                &[],
-                e.location().map(|l| l.line()),
-                format!("not valid YAML: {e}"),
-            )
-        })?;
+        let mut yaml = yaml_from_str(text).map_err(refused)?;
         yaml.apply_merge()
             .map_err(|e| src.error(&[], format!("{e}")))?;
         yaml_to_json(&yaml, &mut Vec::new(), &src)?
@@ -77,10 +75,15 @@ fn yaml_to_json(
                     Y::Bool(b) => b.to_string(),
                     Y::Number(n) => n.to_string(),
                     other => {
-                        return Err(src.error(
-                            path,
-                            format!("mapping keys must be strings, found {other:?}"),
-                        ))
+                        let found = match other {
+                            Y::Null => "null",
+                            Y::Sequence(_) => "a list",
+                            Y::Mapping(_) => "a mapping",
+                            _ => "a tagged value",
+                        };
+                        return Err(
+                            src.error(path, format!("mapping keys must be strings, found {found}"))
+                        );
                     }
                 };
                 path.push(Seg::Key(key.clone()));

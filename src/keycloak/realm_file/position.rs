@@ -199,3 +199,55 @@ fn locate_json(text: &str, path: &[Seg]) -> Option<usize> {
     }
     found
 }
+
+/// The line of the `---` that starts a second document: the first document marker after a line
+/// of content.
+pub fn second_document_line(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        if content && (line.starts_with("---") || line.starts_with("...")) {
+            return Some(i + 1);
+        }
+        let t = line.trim();
+        content |= !t.is_empty() && !t.starts_with('#') && !t.starts_with("---");
+    }
+    None
+}
+
+/// The line of a block mapping's second `key:`, the mapping starting at `line`, `column`
+/// (1-based, where serde_yaml places errors in it): keys standing in the mapping's column are
+/// counted until the mapping ends.
+pub fn duplicate_line(text: &str, line: usize, column: usize, key: &str) -> Option<usize> {
+    let col = column.checked_sub(1)?;
+    let spellings = [key.to_string(), format!("\"{key}\""), format!("'{key}'")];
+    let mut seen = 0;
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        // The first line may start with the list item's `- `; the others stand under it.
+        let lead_ok = |lead: &str| {
+            lead.chars()
+                .all(|c| c == ' ' || (c == '-' && i + 1 == line))
+        };
+        match (l.get(..col), l.get(col..)) {
+            // Deeper: a child's content.
+            (Some(lead), Some(rest)) if lead_ok(lead) && rest.starts_with(' ') => {}
+            // A key of this mapping.
+            (Some(lead), Some(rest)) if lead_ok(lead) => {
+                let is_key = spellings.iter().any(|k| {
+                    rest.strip_prefix(k.as_str())
+                        .is_some_and(|after| after.trim_start().starts_with(':'))
+                });
+                seen += usize::from(is_key);
+                if seen == 2 {
+                    return Some(i + 1);
+                }
+            }
+            // Content further left, or another list item: the mapping has ended.
+            _ => return None,
+        }
+    }
+    None
+}

@@ -2,7 +2,8 @@
 //!
 //! Rules (README "Realm files"): `${NAME}` is the variable's value and an error when it is
 //! not set; `${NAME:-default}` falls back to `default` when the variable is unset or empty;
-//! `$${` is a literal `${`; a `$` not followed by `{` is literal (`test-user$123`).
+//! `$${` is a literal `${`; a `$` not followed by `{` is literal (`test-user$123`). A reference
+//! ends at the first `}`: a default cannot hold another reference (`${A:-${B}}` is refused).
 //! Variable names are environment-variable names: capitals, digits and `_`. A reference that
 //! starts with a lowercase letter is Keycloak's own and stays as written: realm exports carry
 //! message keys such as `${client_account}` or `${role_default-roles}` (display texts Keycloak
@@ -27,11 +28,17 @@ impl std::fmt::Display for SubstError {
                 f,
                 "environment variable `{name}` is not set (set it, or give a default: `${{{name}:-value}}`)"
             ),
-            SubstError::Malformed { reference } => write!(
-                f,
-                "malformed variable reference `{reference}`: use `${{NAME}}` or `${{NAME:-default}}`, \
-                 or `$${{` for a literal `${{`"
-            ),
+            SubstError::Malformed { reference } => {
+                write!(
+                    f,
+                    "malformed variable reference `{reference}`: use `${{NAME}}` or \
+                     `${{NAME:-default}}`, or `$${{` for a literal `${{`"
+                )?;
+                if reference[2..].contains("${") {
+                    f.write_str(" (a default cannot hold another reference)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -66,7 +73,9 @@ pub fn substitute(
                 rest = &body_start[end + 1..];
                 continue;
             }
-            if !valid_name(name) {
+            // `${A:-${B}}`: the reference ends at the first `}`, so a nested one would leave a
+            // stray `}` and a literal `${B` behind; refused rather than half-substituted.
+            if !valid_name(name) || body.contains("${") {
                 return Err(SubstError::Malformed {
                     reference: format!("${{{body}}}"),
                 });
@@ -176,6 +185,26 @@ mod tests {
             substitute("${Camel}", &env),
             Err(SubstError::Malformed { .. })
         ));
+        let nested = substitute("${NOPE:-${SECRET}}", &env).unwrap_err();
+        assert_eq!(
+            nested,
+            SubstError::Malformed {
+                reference: "${NOPE:-${SECRET}".into()
+            }
+        );
+        assert!(nested.to_string().contains("cannot hold another reference"));
+    }
+
+    #[test]
+    fn edge_cases_keep_their_meaning() {
+        assert_eq!(substitute("${NOPE:-x:-y}", &env).unwrap(), "x:-y");
+        assert_eq!(substitute("$", &env).unwrap(), "$");
+        assert_eq!(substitute("$$${SECRET}", &env).unwrap(), "$${SECRET}");
+        assert_eq!(substitute("${SECRET}}", &env).unwrap(), "s3cr$t}");
+        assert_eq!(
+            substitute("ünï ${NOPE:-cødé 🔑}", &env).unwrap(),
+            "ünï cødé 🔑"
+        );
     }
 
     #[test]
