@@ -4,12 +4,15 @@
 //! - `client`: [`Engine`], connecting (API version negotiation) and one method per operation
 //!   on containers, networks, volumes and images.
 //! - `objects`: what inspecting returns, reduced to what `up`, `down` and `status` need.
-//! - `pull`: pulling an image, with byte progress summed over its layers.
+//! - `pull`: pulling an image, with byte progress summed over its layers, sending the
+//!   registry credentials `credentials` finds as the `docker` CLI finds them.
+//! - `registry`: an image's registry (host, `/v2/` URL) and the quick check that it answers.
 //! - `logs`: the tail of a container's output, cleaned of terminal control sequences.
 //! - `error`: [`EngineError`], one variant per operation, naming the object, with the
 //!   engine's own error as its source.
 
 mod client;
+pub mod credentials;
 mod error;
 mod logs;
 mod objects;
@@ -21,3 +24,4 @@ pub use error::{EngineError, ENGINE_WENT_AWAY};
 pub use logs::{parse_timestamped, LogLine, LogQuery};
 pub use objects::{ContainerInfo, NetworkInfo, VolumeInfo};
 pub use pull::PullError;
+pub use registry::registry_host;

@@ -28,12 +28,9 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// looks like a host (has a `.` or a `:`, or is `localhost`), else Docker Hub. A loopback
 /// registry is asked over HTTP, as the engine does (it treats 127.0.0.0/8 as insecure).
 pub fn registry_url(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    let is_host =
-        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if !is_host {
+    let Some(first) = host_segment(image) else {
         return DOCKER_HUB.to_string();
-    }
+    };
     let name = first.rsplit_once(':').map_or(first, |(h, _)| h);
     let loopback = name == "localhost"
         || name == "[::1]"
@@ -42,6 +39,32 @@ pub fn registry_url(image: &str) -> String {
             .is_ok_and(|ip| ip.is_loopback());
     let scheme = if loopback { "http" } else { "https" };
     format!("{scheme}://{first}/v2/")
+}
+
+/// The host of the registry an image reference names, as `docker login` takes it: the first
+/// path segment when it looks like a host (as for [`registry_url`]), else `docker.io`. Docker
+/// Hub's other names (`index.docker.io`, `registry-1.docker.io`) are `docker.io` too, as the
+/// docker CLI normalises them.
+pub fn registry_host(image: &str) -> String {
+    match host_segment(image) {
+        Some(host) if !is_docker_hub(host) => host.to_string(),
+        _ => "docker.io".to_string(),
+    }
+}
+
+/// Whether a registry host is one of Docker Hub's names.
+pub fn is_docker_hub(host: &str) -> bool {
+    matches!(
+        host,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    )
+}
+
+/// The first path segment of an image reference when it names a registry host: it has a `.`
+/// or a `:`, or is `localhost`, and more path follows (the docker CLI's rule).
+fn host_segment(image: &str) -> Option<&str> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
 }
 
 /// What [`check_registry`] found.
@@ -133,6 +156,21 @@ mod tests {
             registry_url("localhost:5000/keycloak/keycloak:26.2"),
             "http://localhost:5000/v2/"
         );
+    }
+
+    #[test]
+    fn an_image_names_its_registry_host_or_docker_io() {
+        assert_eq!(registry_host("postgres:17.4"), "docker.io");
+        assert_eq!(registry_host("keycloak/keycloak:26.2"), "docker.io");
+        assert_eq!(registry_host("docker.io/library/postgres"), "docker.io");
+        assert_eq!(
+            registry_host("index.docker.io/library/postgres"),
+            "docker.io"
+        );
+        assert_eq!(registry_host("quay.io/keycloak/keycloak:26.2"), "quay.io");
+        assert_eq!(registry_host("127.0.0.1:5000/kc:1"), "127.0.0.1:5000");
+        assert_eq!(registry_host("localhost/kc"), "localhost");
+        assert_eq!(registry_host("localhost:5000"), "docker.io");
     }
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,6 +1,8 @@
 //! What can go wrong while bringing the stack up, each with the data its message needs and
 //! the row of the exit-code table it belongs to ([`StackError::kind`]).
 
+use crate::docker::credentials::login_advice;
+use crate::docker::PullError;
 use crate::error::Kind;
 use crate::names;
 
@@ -38,6 +40,26 @@ pub enum StackError {
         reason: String,
         flag: &'static str,
     },
+
+    /// The registry wants a login (or refused the credentials sent): what `docker login` fixes.
+    #[error(
+        "failed to pull image `{image}`: {reason}; {}; or check the name, or name another image \
+         (one present locally, e.g. a mirror) with {flag}",
+        login_advice(registry, sent.as_deref())
+    )]
+    PullNeedsLogin {
+        image: String,
+        reason: String,
+        /// The registry host, as `docker login` takes it.
+        registry: String,
+        /// Where the refused credentials came from; `None` when there were none.
+        sent: Option<String>,
+        flag: &'static str,
+    },
+
+    /// The docker CLI's config file or credential helper could not be used: nothing was pulled.
+    #[error("cannot pull image `{image}`: {problem}")]
+    PullCredentials { image: String, problem: String },
 
     #[error("image `{image}` is still missing after its pull")]
     MissingAfterPull { image: String },
@@ -128,6 +150,33 @@ impl std::fmt::Display for PortTaken {
 }
 
 impl StackError {
+    /// The error for a failed pull of `image` (`flag` names another image).
+    pub fn pull(image: &str, error: PullError, flag: &'static str) -> StackError {
+        let image = image.to_string();
+        match error {
+            PullError::Unauthorized {
+                reason,
+                registry,
+                sent,
+            } => StackError::PullNeedsLogin {
+                image,
+                reason,
+                registry,
+                sent: sent.map(|s| s.to_string()),
+                flag,
+            },
+            PullError::Credentials(e) => StackError::PullCredentials {
+                image,
+                problem: e.to_string(),
+            },
+            other => StackError::PullFailed {
+                image,
+                reason: other.to_string(),
+                flag,
+            },
+        }
+    }
+
     /// The exit-code row; `None` for inconsistencies of the engine's answers (exit 1).
     pub fn kind(&self) -> Option<Kind> {
         match self {
@@ -138,6 +187,8 @@ impl StackError {
             | StackError::NoContainer { .. } => Some(Kind::NotReady),
             StackError::ImageMissing { .. }
             | StackError::PullFailed { .. }
+            | StackError::PullNeedsLogin { .. }
+            | StackError::PullCredentials { .. }
             | StackError::MissingAfterPull { .. } => Some(Kind::Image),
             StackError::Disappeared { .. } | StackError::NoPublishedPort { .. } => None,
         }
@@ -162,4 +213,43 @@ fn indent(lines: &[String]) -> String {
         .map(|l| format!("  | {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::credentials::Source;
+
+    #[test]
+    fn a_pull_refused_for_lack_of_credentials_says_docker_login() {
+        let refused = |sent| {
+            let error = PullError::Unauthorized {
+                reason: "no basic auth credentials".into(),
+                registry: "127.0.0.1:5000".into(),
+                sent,
+            };
+            StackError::pull("127.0.0.1:5000/kc:1", error, "--keycloak-image")
+        };
+        let none = refused(None);
+        assert_eq!(none.kind(), Some(Kind::Image));
+        assert_eq!(
+            none.to_string(),
+            "failed to pull image `127.0.0.1:5000/kc:1`: no basic auth credentials; run `docker \
+             login 127.0.0.1:5000` (iamstack reads the docker CLI's credentials: $DOCKER_CONFIG \
+             or ~/.docker/config.json, credential helpers included); or check the name, or name \
+             another image (one present locally, e.g. a mirror) with --keycloak-image"
+        );
+        let sent = refused(Some(Source::Helper {
+            name: "pass".into(),
+        }))
+        .to_string();
+        assert!(
+            sent.contains(
+                "no basic auth credentials; the registry refused the credentials from the \
+                 credential helper `docker-credential-pass`: run `docker login 127.0.0.1:5000` \
+                 again"
+            ),
+            "{sent}"
+        );
+    }
 }

@@ -189,11 +189,15 @@ impl Run<'_> {
     ) -> anyhow::Result<(Role, String)> {
         let step = Step::start(self.reporter, change.step().unwrap_or_default());
         let mut last_emit: Option<Instant> = None;
+        let mut last_total = 0;
         let pulled = self
             .engine
             .pull(image, |downloaded, total| {
-                // At most ten updates a second per image.
-                if last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+                // At most ten updates a second per image, but never miss the first known size
+                // or the end (a fast pull is over within the tenth of a second).
+                let news = total != last_total || (total > 0 && downloaded == total);
+                last_total = total;
+                if news || last_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
                     last_emit = Some(Instant::now());
                     self.reporter.emit(Event::Pull {
                         step: step.name().to_string(),
@@ -205,13 +209,8 @@ impl Run<'_> {
             })
             .await;
         let result = async {
-            if let Err(reason) = pulled {
-                return Err(StackError::PullFailed {
-                    image: image.to_string(),
-                    reason: reason.to_string(),
-                    flag: image_flag(role),
-                }
-                .into());
+            if let Err(error) = pulled {
+                return Err(StackError::pull(image, error, image_flag(role)).into());
             }
             let id = self.engine.image_id(image).await?;
             id.ok_or_else(|| {

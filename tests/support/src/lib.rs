@@ -26,6 +26,7 @@
 mod admin;
 mod backend;
 mod engine;
+pub mod local_registry;
 /// The product's registry check, compiled here from the same file (no dependency on the
 /// product), so the backend choice and `iamstack doctor` never disagree.
 #[path = "../../../src/docker/registry.rs"]
