@@ -11,7 +11,7 @@ use iamstack_test_support::local_registry::{build_with_random_layer, LocalRegist
 use serde_json::Value;
 
 mod engine_common;
-use engine_common::{setup, Ctx, Out};
+use engine_common::{interrupt_when, setup, Ctx, Out};
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
@@ -315,4 +315,30 @@ async fn a_registry_that_needs_a_login_is_pulled_with_the_docker_clis_credential
     assert_eq!(up.code, 0, "{}", up.describe());
     assert!(!up.stdout.contains("s3cret") && !up.stderr.contains("s3cret"));
     std::fs::remove_dir_all(&config).ok();
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_pull_stops_it_with_nothing_created_and_a_rerun_converges() {
+    let Some(ctx) = setup().await else { return };
+    let Some(reg) = registry(None).await else {
+        return;
+    };
+    let (postgres, _) = publish(&ctx, &reg, "26.2-base", 1).await;
+    let link = SlowLink::open(0, reg.host()).await;
+    let (_, direct) = publish(&ctx, &reg, "26.2-interrupted", 24).await;
+    let keycloak = direct.replacen(&reg.host(), &format!("127.0.0.1:{}", link.port), 1);
+    let args = ctx.up_args(&strs(&images(&postgres, &keycloak)));
+    let pulling = |e: &Value| {
+        e["event"] == "pull" && e["image"] == keycloak && e["downloaded"].as_u64() > Some(0)
+    };
+    let (code, stderr) = interrupt_when(&args, pulling).await;
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        ctx.inspect("postgres").await.is_none(),
+        "nothing was created"
+    );
+    let again = ctx.up(&strs(&images(&postgres, &keycloak))).await;
+    link.cut();
+    assert_eq!(again.code, 0, "{}", again.describe());
 }

@@ -35,8 +35,13 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let plan = plan::plan(&config);
     let started = Instant::now();
 
+    // Ctrl-C before anything is created (connecting, waiting for the lock) stops at once,
+    // as later ones do: exit 130 with a message, not the default signal death.
     let step = Step::start(reporter, "connect");
-    let connected = Engine::connect(&config.engine).await;
+    let connected = tokio::select! {
+        connected = Engine::connect(&config.engine) => connected,
+        _ = tokio::signal::ctrl_c() => return Err(nothing_created()),
+    };
     let engine = step.close_with(connected, |engine| {
         Some(format!(
             "Docker API {} at {}",
@@ -77,7 +82,11 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     } else {
         let budget = config.timeout;
         let labels = &config.labels;
-        Some(StackLock::acquire(&engine, &plan.project, "up", labels, budget, reporter).await?)
+        let acquire = StackLock::acquire(&engine, &plan.project, "up", labels, budget, reporter);
+        tokio::select! {
+            lock = acquire => Some(lock?),
+            _ = tokio::signal::ctrl_c() => return Err(nothing_created()),
+        }
     };
     let created = CreatedLog::default();
     let result = tokio::select! {
@@ -183,6 +192,11 @@ pub async fn release(lock: Option<StackLock>, engine: &Engine, reporter: &Report
             });
         }
     }
+}
+
+/// Ctrl-C before this run created anything.
+fn nothing_created() -> anyhow::Error {
+    anyhow::Error::new(Interrupted).context("stopped at Ctrl-C: nothing was created")
 }
 
 /// Ctrl-C: remove the containers this run created, keep everything else, exit 130.

@@ -239,3 +239,47 @@ impl Ctx {
         client
     }
 }
+
+/// Run `up` with `args`, send SIGINT once `at` says so about an event, and return the exit
+/// code and stderr.
+pub async fn interrupt_when(args: &[String], at: impl Fn(&Value) -> bool) -> (Option<i32>, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        )
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next_line().await.unwrap();
+        let Some(line) = line else {
+            panic!("up ended before the moment to interrupt: {seen:#?}");
+        };
+        let e: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        seen.push(line);
+        if at(&e) {
+            break;
+        }
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("iamstack stops after Ctrl-C")
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
