@@ -333,6 +333,21 @@ impl EngineProxy {
         }));
     }
 
+    /// The engine "hangs": connections are accepted and never answered.
+    fn freeze(&mut self) {
+        self.cut();
+        let listener = tokio::net::UnixListener::bind(&self.path).expect("proxy socket");
+        let conns = self.conns.clone();
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((held, _)) = listener.accept().await {
+                conns.lock().unwrap().push(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    drop(held);
+                }));
+            }
+        }));
+    }
+
     /// The engine "goes away": no new connection, and the open ones drop.
     fn cut(&mut self) {
         if let Some(accept) = self.accept.take() {
@@ -509,4 +524,69 @@ async fn doctor_says_whether_up_would_succeed_and_what_to_fix() {
     assert!(ctx.inspect("keycloak").await.is_some());
     let other_volume = format!("{other}-pgdata");
     assert!(ctx.docker.inspect_volume(&other_volume).await.is_err());
+}
+
+#[tokio::test]
+async fn a_second_ctrl_c_abandons_the_cleanup_and_says_what_is_left() {
+    let Some(ctx) = setup().await else { return };
+    let Some(socket) = engine_socket() else {
+        eprintln!("skipped: the engine is not reached through a Unix socket here");
+        return;
+    };
+    let path = std::path::PathBuf::from(format!(
+        "{}/engine-{}.sock",
+        env!("CARGO_TARGET_TMPDIR"),
+        ctx.project()
+    ));
+    let mut proxy = EngineProxy::new(path, socket);
+    proxy.open();
+    let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=60"]);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
+        .env("DOCKER_HOST", proxy.docker_host())
+        .env(
+            "IAMSTACK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/iamstack-state"),
+        )
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if e["event"] == "step_started" && e["step"] == "wait keycloak" {
+            break;
+        }
+    }
+    // The engine hangs: the cleanup after the first Ctrl-C cannot finish, the second abandons it.
+    proxy.freeze();
+    let pid = child.id().unwrap().to_string();
+    let interrupt = || {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(interrupt().success());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(interrupt().success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the second Ctrl-C ends it")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    for role in ["postgres", "keycloak"] {
+        assert!(
+            stderr.contains(&format!("`{}`", ctx.name(role)))
+                && stderr.contains("may be left behind"),
+            "names what may be left: {stderr}"
+        );
+    }
+    // What was left is the stack's own: a later `up` (the engine answering again) converges.
+    proxy.cut();
+    ctx.up_ok(&[]).await;
 }

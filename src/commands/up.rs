@@ -184,15 +184,25 @@ fn ready_event(
 
 /// Give the project's lock back; a failure only warns (the next run takes a dead run's lock
 /// over).
+/// Bounded, since it may run after a Ctrl-C on an engine that no longer answers.
 pub async fn release(lock: Option<StackLock>, engine: &Engine, reporter: &Reporter) {
-    if let Some(lock) = lock {
-        if let Err(e) = lock.release(engine).await {
-            reporter.emit(Event::Warning {
-                message: format!("could not remove the stack's lock volume: {e}"),
-            });
-        }
-    }
+    let Some(lock) = lock else { return };
+    let released = tokio::time::timeout(RELEASE_WITHIN, lock.release(engine)).await;
+    let problem = match released {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", RELEASE_WITHIN.as_secs()),
+    };
+    reporter.emit(Event::Warning {
+        message: format!(
+            "could not give back the stack's lock ({problem}): the next run on this machine \
+             takes it over"
+        ),
+    });
 }
+
+/// How long giving back the lock may take.
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Ctrl-C before this run created anything.
 fn nothing_created() -> anyhow::Error {
