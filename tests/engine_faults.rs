@@ -300,6 +300,8 @@ struct EngineProxy {
     target: String,
     accept: Option<tokio::task::JoinHandle<()>>,
     conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// While set, bytes are read but never delivered: the engine "hangs".
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl EngineProxy {
@@ -309,6 +311,7 @@ impl EngineProxy {
             target,
             accept: None,
             conns: Default::default(),
+            frozen: Default::default(),
         }
     }
 
@@ -320,12 +323,18 @@ impl EngineProxy {
         let _ = std::fs::remove_file(&self.path);
         let listener = tokio::net::UnixListener::bind(&self.path).expect("proxy socket");
         let (target, conns) = (self.target.clone(), self.conns.clone());
+        let frozen = self.frozen.clone();
         self.accept = Some(tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (target, frozen) = (target.clone(), frozen.clone());
                 let conn = tokio::spawn(async move {
-                    if let Ok(mut engine) = tokio::net::UnixStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut engine).await;
+                    if let Ok(engine) = tokio::net::UnixStream::connect(&target).await {
+                        let (client_r, client_w) = inbound.into_split();
+                        let (engine_r, engine_w) = engine.into_split();
+                        tokio::join!(
+                            pump(client_r, engine_w, frozen.clone()),
+                            pump(engine_r, client_w, frozen)
+                        );
                     }
                 });
                 conns.lock().unwrap().push(conn);
@@ -333,19 +342,9 @@ impl EngineProxy {
         }));
     }
 
-    /// The engine "hangs": connections are accepted and never answered.
-    fn freeze(&mut self) {
-        self.cut();
-        let listener = tokio::net::UnixListener::bind(&self.path).expect("proxy socket");
-        let conns = self.conns.clone();
-        self.accept = Some(tokio::spawn(async move {
-            while let Ok((held, _)) = listener.accept().await {
-                conns.lock().unwrap().push(tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(600)).await;
-                    drop(held);
-                }));
-            }
-        }));
+    /// The engine "hangs": open and new connections stay open, and nothing more goes through.
+    fn freeze(&self) {
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The engine "goes away": no new connection, and the open ones drop.
@@ -357,6 +356,28 @@ impl EngineProxy {
             conn.abort();
         }
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Copy one direction, holding what it read while the proxy is frozen.
+async fn pump<R, W>(mut from: R, mut to: W, frozen: std::sync::Arc<std::sync::atomic::AtomicBool>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
