@@ -142,13 +142,14 @@ async fn a_thousand_users_and_a_hundred_clients_reapply_by_pages_without_passwor
     assert_eq!(kinds.get("other reads"), Some(&2), "{kinds:?}");
 }
 
-/// A realm import that outlasts its budget (here: 2.5 s, plus 1 s per password, against 2 s
+/// A realm import that outlasts its budget (here: 4 s, plus 1 s per password, against 2.5 s
 /// per hash) is reported as slow, not as unreachable, is never sent twice, and the next run
-/// finds the realm Keycloak finished and reconciles it.
+/// finds the realm Keycloak finished and reconciles it. The admin login costs one hash too:
+/// the budget leaves it 1.5 s of room on a busy machine.
 #[tokio::test]
 async fn a_realm_import_slower_than_its_budget_is_named_and_never_resent() {
     let config = DoubleConfig {
-        hash_cost: std::time::Duration::from_secs(2),
+        hash_cost: std::time::Duration::from_millis(2500),
         hash_parallelism: 1,
         ..DoubleConfig::default()
     };
@@ -161,13 +162,13 @@ async fn a_realm_import_slower_than_its_budget_is_named_and_never_resent() {
     };
     let client = keycloak::AdminClient::new(&url, &admin)
         .unwrap()
-        .with_request_timeout(std::time::Duration::from_millis(2500));
+        .with_request_timeout(std::time::Duration::from_secs(4));
     let err = keycloak::apply_with(&client, &realms, false, &Reporter::recording())
         .await
         .expect_err("the import outlasts its budget");
     let text = format!("{err:#}");
     assert!(
-        text.contains("took longer than 6 s to create realm `scale` with 4 users")
+        text.contains("took longer than 8 s to create realm `scale` with 4 users")
             && text.contains("run `iamstack apply` again")
             && !text.contains("cannot reach"),
         "{text}"
