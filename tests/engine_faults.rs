@@ -414,8 +414,14 @@ async fn the_engine_going_away_during_up_is_exit_3_and_up_converges_once_it_is_b
     let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=4"]);
     let env = [("DOCKER_HOST", host.as_str())];
     let up = ctx.iamstack_env(&args, &env);
+    // Cut once Keycloak's container exists (its boot takes 4 s), whatever the machine's load.
     let cut = async {
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        for _ in 0..600 {
+            if ctx.inspect("keycloak").await.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         proxy.cut();
     };
     let (up, ()) = tokio::join!(up, cut);
