@@ -37,17 +37,8 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub realm: RealmArgs,
 
-    /// Realm [default: the first realm in the realm files].
-    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
-    pub realm_name: Option<String>,
-
-    /// Confidential client the demo logs in as [default: the realm's first confidential client].
-    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
-    pub client: Option<String>,
-
-    /// User the password form starts with [default: the realm's first user with a password].
-    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
-    pub user: Option<String>,
+    #[command(flatten)]
+    pub who: ChoiceArgs,
 
     /// Port on 127.0.0.1; the client's redirect URIs must allow http://localhost:<port>/callback.
     #[arg(long, env = "IAMSTACK_DEMO_PORT", default_value_t = crate::demo::DEFAULT_PORT)]
@@ -131,17 +122,8 @@ pub struct TokenArgs {
     #[command(flatten)]
     pub realm: RealmArgs,
 
-    /// Realm [default: the first realm in the realm files].
-    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
-    pub realm_name: Option<String>,
-
-    /// Client [default: the realm's first confidential client].
-    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
-    pub client: Option<String>,
-
-    /// User, for the password and code grants [default: the realm's first user with a password].
-    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
-    pub user: Option<String>,
+    #[command(flatten)]
+    pub who: ChoiceArgs,
 
     /// How to get the token.
     #[arg(long, value_enum, default_value_t = GrantArg::ClientCredentials)]
@@ -386,6 +368,22 @@ pub struct StatusArgs {
     pub project: ProjectArgs,
 }
 
+/// Which realm, client and user `verify`, `token` and `demo` work with.
+#[derive(Debug, Clone, Args)]
+pub struct ChoiceArgs {
+    /// Realm [default: the first realm in the realm files].
+    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
+    pub realm_name: Option<String>,
+
+    /// Client [default: the realm's first confidential client].
+    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
+    pub client: Option<String>,
+
+    /// User, for flows that log a user in [default: the realm's first user with a password].
+    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
+    pub user: Option<String>,
+}
+
 /// Where Keycloak is, for commands that can work on any Keycloak.
 #[derive(Debug, Clone, Args)]
 pub struct KeycloakTarget {
@@ -420,17 +418,8 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub realm: RealmArgs,
 
-    /// Realm to check [default: the first realm in the realm files].
-    #[arg(long = "realm-name", env = "IAMSTACK_VERIFY_REALM")]
-    pub realm_name: Option<String>,
-
-    /// Client to check [default: the realm's first confidential client].
-    #[arg(long, env = "IAMSTACK_VERIFY_CLIENT")]
-    pub client: Option<String>,
-
-    /// User to check [default: the realm's first user with a password].
-    #[arg(long, env = "IAMSTACK_VERIFY_USER")]
-    pub user: Option<String>,
+    #[command(flatten)]
+    pub who: ChoiceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,14 +6,9 @@ use crate::commands::verify::resolve;
 use crate::demo;
 use crate::keycloak;
 use crate::report::Reporter;
-use crate::verify::Choice;
 
 pub async fn run(args: DemoArgs, reporter: &Reporter) -> anyhow::Result<u8> {
-    let choice = Choice {
-        realm: args.realm_name.as_deref(),
-        client: args.client.as_deref(),
-        user: args.user.as_deref(),
-    };
+    let choice = crate::commands::verify::choice(&args.who);
     let target = resolve(&args.target, &args.realm, choice, reporter).await?;
     let realms = keycloak::load_realm_files(&args.realm.realm_files)?;
     let redirect_uris: Vec<String> = realms

@@ -8,14 +8,10 @@ use crate::cli::{GrantArg, TokenArgs};
 use crate::commands::verify::resolve;
 use crate::report::Reporter;
 use crate::verify::token::{Grant, TokenClient};
-use crate::verify::{Choice, VerifyError};
+use crate::verify::VerifyError;
 
 pub async fn run(args: TokenArgs, reporter: &Reporter) -> anyhow::Result<u8> {
-    let choice = Choice {
-        realm: args.realm_name.as_deref(),
-        client: args.client.as_deref(),
-        user: args.user.as_deref(),
-    };
+    let choice = crate::commands::verify::choice(&args.who);
     let target = resolve(&args.target, &args.realm, choice, reporter).await?;
     let grant = match args.grant {
         GrantArg::ClientCredentials => Grant::ClientCredentials,

@@ -9,11 +9,7 @@ use crate::report::Reporter;
 use crate::verify::{target_for, Choice, VerifyTarget};
 
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
-    let choice = Choice {
-        realm: args.realm_name.as_deref(),
-        client: args.client.as_deref(),
-        user: args.user.as_deref(),
-    };
+    let choice = choice(&args.who);
     let target = resolve(&args.target, &args.realm, choice, reporter).await?;
     let report = crate::verify::run(&target, reporter).await?;
     Ok(report.exit_code())
@@ -43,4 +39,13 @@ pub async fn resolve(
         (None, None) => Some(DEFAULT_HOSTNAME.to_string()),
     };
     Ok(target_for(&realms, choice, url, hostname)?)
+}
+
+/// The realm, client and user the flags name (`None`: the realm files' defaults).
+pub fn choice(who: &crate::cli::ChoiceArgs) -> Choice<'_> {
+    Choice {
+        realm: who.realm_name.as_deref(),
+        client: who.client.as_deref(),
+        user: who.user.as_deref(),
+    }
 }
