@@ -315,6 +315,23 @@ impl EngineProxy {
         }
     }
 
+    /// A proxy for this test's run, open; `None` (the test skips) when the engine is not
+    /// reached through a Unix socket.
+    fn started(ctx: &Ctx) -> Option<EngineProxy> {
+        let Some(socket) = engine_socket() else {
+            eprintln!("skipped: the engine is not reached through a Unix socket here");
+            return None;
+        };
+        let path = std::path::PathBuf::from(format!(
+            "{}/engine-{}.sock",
+            env!("CARGO_TARGET_TMPDIR"),
+            ctx.project()
+        ));
+        let mut proxy = EngineProxy::new(path, socket);
+        proxy.open();
+        Some(proxy)
+    }
+
     fn docker_host(&self) -> String {
         format!("unix://{}", self.path.display())
     }
@@ -398,17 +415,9 @@ fn engine_socket() -> Option<String> {
 #[tokio::test]
 async fn the_engine_going_away_during_up_is_exit_3_and_up_converges_once_it_is_back() {
     let Some(ctx) = setup().await else { return };
-    let Some(socket) = engine_socket() else {
-        eprintln!("skipped: the engine is not reached through a Unix socket here");
+    let Some(mut proxy) = EngineProxy::started(&ctx) else {
         return;
     };
-    let path = std::path::PathBuf::from(format!(
-        "{}/engine-{}.sock",
-        env!("CARGO_TARGET_TMPDIR"),
-        ctx.project()
-    ));
-    let mut proxy = EngineProxy::new(path, socket);
-    proxy.open();
     let host = proxy.docker_host();
     // Keycloak takes 4 s to boot: the engine goes away while `up` waits for it.
     let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=4"]);
@@ -556,17 +565,9 @@ async fn doctor_says_whether_up_would_succeed_and_what_to_fix() {
 #[tokio::test]
 async fn a_second_ctrl_c_abandons_the_cleanup_and_says_what_is_left() {
     let Some(ctx) = setup().await else { return };
-    let Some(socket) = engine_socket() else {
-        eprintln!("skipped: the engine is not reached through a Unix socket here");
+    let Some(mut proxy) = EngineProxy::started(&ctx) else {
         return;
     };
-    let path = std::path::PathBuf::from(format!(
-        "{}/engine-{}.sock",
-        env!("CARGO_TARGET_TMPDIR"),
-        ctx.project()
-    ));
-    let mut proxy = EngineProxy::new(path, socket);
-    proxy.open();
     let args = ctx.up_args(&["--keycloak-env", "KC_DOUBLE_BOOT_SECONDS=60"]);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_iamstack"))
         .env("DOCKER_HOST", proxy.docker_host())
