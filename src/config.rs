@@ -109,6 +109,8 @@ pub enum DataSource {
     Volume,
     /// A host directory bind-mounted as in the reference (absolute path).
     HostDir(std::path::PathBuf),
+    /// `--ephemeral`: memory (tmpfs) inside the Postgres container; gone with the container.
+    Ephemeral,
 }
 
 /// Everything `up` needs, resolved once: defaults (the reference setup) <- `--env-file` <-
@@ -135,6 +137,8 @@ pub struct StackConfig {
     /// Extra Keycloak environment from `--keycloak-env`, in order; replaces planned values.
     pub keycloak_env: Vec<(String, String)>,
     pub admin: AdminCredentials,
+    /// Run an optimized Keycloak image that `up` builds and caches (`--no-optimize`: off).
+    pub optimize: bool,
 }
 
 pub const DEFAULT_POSTGRES_DB: &str = "keycloak";
@@ -159,6 +163,8 @@ impl StackConfig {
         let env_file = EnvFile::from_args(&args.project)?;
         let project = project_name(&args.project)?;
         let data = match &args.data_dir {
+            Some(_) if args.ephemeral => return Err(ConfigError::EphemeralWithDataDir),
+            None if args.ephemeral => DataSource::Ephemeral,
             None => DataSource::Volume,
             Some(dir) => {
                 let absolute = std::path::absolute(dir).map_err(|source| ConfigError::DataDir {
@@ -218,6 +224,7 @@ impl StackConfig {
             labels: args.labels.iter().cloned().collect(),
             keycloak_env: args.keycloak_env.clone(),
             admin: AdminCredentials::resolve(admin, &env_file),
+            optimize: !args.no_optimize,
         };
         config.validate()?;
         Ok(config)

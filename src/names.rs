@@ -9,6 +9,16 @@ pub const LABEL_STACK: &str = "dev.iamstack.stack";
 pub const LABEL_ROLE: &str = "dev.iamstack.role";
 /// Hash of a container's desired configuration; a change means recreate.
 pub const LABEL_CONFIG_HASH: &str = "dev.iamstack.config-hash";
+/// On images iamstack built (`keycloak`): `down --images` removes what carries it.
+pub const LABEL_BUILT: &str = "dev.iamstack.built";
+/// The image reference an optimized image was built from.
+pub const LABEL_BASE_IMAGE: &str = "dev.iamstack.base-image";
+/// The ID of that base image when it was built.
+pub const LABEL_BASE_IMAGE_ID: &str = "dev.iamstack.base-image-id";
+/// The base's repository: only the newest build per repository is kept.
+pub const LABEL_BASE_REPOSITORY: &str = "dev.iamstack.base-repository";
+/// The `kc.sh build` options it was built with.
+pub const LABEL_BUILD_OPTIONS: &str = "dev.iamstack.build-options";
 /// Tests tag what they create with it (via `up --label`) and sweep by it.
 pub const LABEL_TEST_RUN: &str = "dev.iamstack.test-run";
 

@@ -1,4 +1,5 @@
-//! `iamstack down`: remove the stack's containers and network; data only with `--volumes`.
+//! `iamstack down`: remove the stack's containers and network; data only with `--volumes`,
+//! iamstack's built images only with `--images`.
 
 use std::time::Instant;
 
@@ -33,6 +34,7 @@ pub async fn run(args: DownArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         &config.project,
         DownOptions {
             volumes: args.volumes,
+            images: args.images,
         },
         reporter,
     )

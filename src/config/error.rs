@@ -55,6 +55,11 @@ pub enum ConfigError {
         address: std::net::IpAddr,
         defaults: Vec<&'static str>,
     },
+    #[error(
+        "--ephemeral keeps Postgres's data in memory and --data-dir keeps it in a host directory: \
+         choose one"
+    )]
+    EphemeralWithDataDir,
     /// A setting that is not one of the above (a command's own flag combination).
     #[error("{0}")]
     Other(String),

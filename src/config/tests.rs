@@ -119,8 +119,27 @@ mod stack_config_tests {
         let c = resolve(&["--data-dir", "rel/pg"]).unwrap();
         match c.data {
             DataSource::HostDir(p) => assert!(p.is_absolute() && p.ends_with("rel/pg")),
-            DataSource::Volume => panic!("expected a host dir"),
+            DataSource::Volume | DataSource::Ephemeral => panic!("expected a host dir"),
         }
+    }
+
+    #[test]
+    fn ephemeral_keeps_data_in_memory_and_is_refused_with_a_data_dir() {
+        let c = resolve(&["--ephemeral"]).unwrap();
+        assert_eq!(c.data, DataSource::Ephemeral);
+        let err = resolve(&["--ephemeral", "--data-dir", "/tmp/pg"]).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 7);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--ephemeral") && msg.contains("--data-dir"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_optimized_image_is_on_by_default_and_off_with_no_optimize() {
+        assert!(resolve(&[]).unwrap().optimize);
+        assert!(!resolve(&["--no-optimize"]).unwrap().optimize);
     }
 
     #[test]

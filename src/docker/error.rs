@@ -166,6 +166,17 @@ pub enum EngineError {
         #[source]
         source: BollardError,
     },
+    #[error("failed to list images")]
+    ListImages {
+        #[source]
+        source: BollardError,
+    },
+    #[error("failed to remove image `{image}`")]
+    RemoveImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
 }
 
 impl EngineError {
@@ -196,7 +207,9 @@ impl EngineError {
             | ListVolumes { .. }
             | CreateVolume { .. }
             | RemoveVolume { .. }
-            | InspectImage { .. } => None,
+            | InspectImage { .. }
+            | ListImages { .. }
+            | RemoveImage { .. } => None,
         }
     }
 }
@@ -239,6 +252,11 @@ pub(super) fn status_code(e: &BollardError) -> Option<u16> {
 
 pub(super) fn is_not_found(e: &BollardError) -> bool {
     status_code(e) == Some(404)
+}
+
+/// 409: e.g. an image a container still uses.
+pub(super) fn is_conflict(e: &BollardError) -> bool {
+    status_code(e) == Some(409)
 }
 
 /// The engine's own message (without bollard's "Docker responded with status code" prefix).

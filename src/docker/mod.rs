@@ -8,9 +8,12 @@
 //!   registry credentials `credentials` finds as the `docker` CLI finds them.
 //! - `registry`: an image's registry (host, `/v2/` URL) and the quick check that it answers.
 //! - `logs`: the tail of a container's output, cleaned of terminal control sequences.
+//! - `build`: building an image from an in-memory Dockerfile (the optimized Keycloak), listing
+//!   and removing the images iamstack built.
 //! - `error`: [`EngineError`], one variant per operation, naming the object, with the
 //!   engine's own error as its source.
 
+mod build;
 mod client;
 pub mod credentials;
 mod error;
@@ -19,6 +22,7 @@ mod objects;
 mod pull;
 pub mod registry;
 
+pub use build::{BuildError, BuiltImage, ImageRemoval, BUILD_LOG_TAIL};
 pub use client::{Engine, MIN_API};
 pub use error::{EngineError, ENGINE_WENT_AWAY};
 pub use logs::{parse_timestamped, LogLine, LogQuery};

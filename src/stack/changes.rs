@@ -9,6 +9,7 @@ use crate::docker::ContainerInfo;
 use crate::names::{self, Role};
 use crate::report::{Action, Event};
 use crate::stack::error::StackError;
+use crate::stack::optimize::REPOSITORY;
 use crate::stack::plan::{ContainerPlan, DataPlan, StackPlan};
 
 /// What exists now under the plan's names (ownership already checked).
@@ -21,6 +22,9 @@ pub struct Observed {
     /// The local image IDs of the plan's Postgres and Keycloak images (`None`: not present).
     pub postgres_image: Option<String>,
     pub keycloak_image: Option<String>,
+    /// The local ID of the optimized Keycloak image for the present base (`None`: not built
+    /// yet, the base is missing, or no build is planned).
+    pub built_image: Option<String>,
 }
 
 impl Observed {
@@ -85,6 +89,16 @@ pub enum Change {
     KeepImage {
         image: String,
     },
+    /// Build the optimized Keycloak image from `base`; `tag` is `None` while the base's ID is
+    /// not known (a dry run before its pull).
+    Build {
+        base: String,
+        tag: Option<String>,
+    },
+    /// The optimized Keycloak image is built already: used as it is.
+    KeepBuilt {
+        image: String,
+    },
     CreateNetwork {
         name: String,
     },
@@ -116,15 +130,43 @@ pub enum Tense {
     DryRun,
 }
 
-/// The whole list: images first, then [`stack_changes`].
+/// The whole list: images first, then the optimized image's build, then [`stack_changes`] on
+/// the plan with Keycloak on that image.
 pub fn changes(
     plan: &StackPlan,
     observed: &Observed,
     wanted: &Wanted,
 ) -> Result<Vec<Change>, StackError> {
     let mut list = image_changes(plan, observed, wanted.pull)?;
-    list.extend(stack_changes(plan, observed, wanted));
+    list.extend(build_change(plan, observed));
+    let (plan, observed) = optimized_view(plan, observed);
+    list.extend(stack_changes(&plan, &observed, wanted));
     Ok(list)
+}
+
+/// Build the optimized image, or keep the one built for this base and these options; `None`
+/// without a build (`--no-optimize`).
+pub fn build_change(plan: &StackPlan, observed: &Observed) -> Option<Change> {
+    let build = plan.keycloak_build.as_ref()?;
+    let tag = observed.keycloak_image.as_deref().map(|id| build.tag(id));
+    Some(match (tag, &observed.built_image) {
+        (Some(image), Some(_)) => Change::KeepBuilt { image },
+        (tag, _) => Change::Build {
+            base: build.base.clone(),
+            tag,
+        },
+    })
+}
+
+/// The plan and the observation containers are decided on: with a build, Keycloak runs the
+/// optimized image (its tag settled by the base's ID) and "its image" is that build.
+pub fn optimized_view(plan: &StackPlan, observed: &Observed) -> (StackPlan, Observed) {
+    let effective = plan.with_optimized(observed.keycloak_image.as_deref());
+    let mut seen = observed.clone();
+    if plan.keycloak_build.is_some() {
+        seen.keycloak_image = observed.built_image.clone();
+    }
+    (effective, seen)
 }
 
 /// Per image: pull it, or use it as it is. `--pull never` on a missing image fails here, before
@@ -278,11 +320,13 @@ impl Change {
     pub fn changes_something(&self) -> bool {
         match self {
             Change::Pull { .. }
+            | Change::Build { .. }
             | Change::CreateNetwork { .. }
             | Change::CreateVolume { .. }
             | Change::Provision => true,
             Change::Container { action, .. } => *action != ContainerAction::Keep,
             Change::KeepImage { .. }
+            | Change::KeepBuilt { .. }
             | Change::KeepNetwork { .. }
             | Change::KeepVolume { .. }
             | Change::Wait(_)
@@ -295,10 +339,15 @@ impl Change {
     pub fn step(&self) -> Option<String> {
         match self {
             Change::Pull { image, .. } => Some(format!("pull {image}")),
+            Change::Build { base, tag } => Some(match tag {
+                Some(tag) => format!("build {tag}"),
+                None => format!("build an optimized image of {base}"),
+            }),
             Change::Wait(role) => Some(format!("wait {}", role.as_str())),
             Change::Provision => Some("provision".into()),
             Change::Verify => Some("verify".into()),
             Change::KeepImage { .. }
+            | Change::KeepBuilt { .. }
             | Change::CreateNetwork { .. }
             | Change::KeepNetwork { .. }
             | Change::CreateVolume { .. }
@@ -321,7 +370,21 @@ impl Change {
                 Action::Updated,
                 vec![would("pulled", "would pull")],
             ),
-            Change::KeepImage { image } => ("image", image, Action::Unchanged, vec![]),
+            Change::KeepImage { image } | Change::KeepBuilt { image } => {
+                ("image", image, Action::Unchanged, vec![])
+            }
+            Change::Build { base, tag } => {
+                let name = tag.clone().unwrap_or_else(|| format!("{REPOSITORY}:…"));
+                return Some(Event::Object {
+                    kind: "image".into(),
+                    name,
+                    action: Action::Created,
+                    changes: vec![format!(
+                        "{} from {base} with kc.sh build",
+                        would("built", "would build")
+                    )],
+                });
+            }
             Change::CreateNetwork { name } => ("network", name, Action::Created, created(tense)),
             Change::KeepNetwork { name, foreign } => (
                 "network",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use crate::docker::Engine;
+use crate::docker::{Engine, ImageRemoval};
 use crate::names::{self, Role};
 use crate::report::Step;
 use crate::report::{Action, Event, Reporter};
@@ -19,6 +19,9 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct DownOptions {
     pub volumes: bool,
+    /// Also remove the optimized Keycloak images iamstack built (every project's: they are a
+    /// cache shared by all; one still used by another stack's container stays).
+    pub images: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,6 +29,7 @@ pub struct DownOutcome {
     pub containers_removed: Vec<String>,
     pub network_removed: Option<String>,
     pub volumes_removed: Vec<String>,
+    pub images_removed: Vec<String>,
     /// Whether there was anything of this stack to begin with.
     pub found_anything: bool,
 }
@@ -177,8 +181,17 @@ pub async fn down(
         );
     }
 
-    outcome.found_anything =
-        !containers.is_empty() || outcome.network_removed.is_some() || !volumes.is_empty();
+    // 4. The optimized images iamstack built, only with --images.
+    if opts.images {
+        if let Err(e) = remove_built_images(engine, reporter, &mut outcome).await {
+            errors.push(e);
+        }
+    }
+
+    outcome.found_anything = !containers.is_empty()
+        || outcome.network_removed.is_some()
+        || !volumes.is_empty()
+        || !outcome.images_removed.is_empty();
 
     match errors.len() {
         0 => Ok(outcome),
@@ -192,4 +205,33 @@ pub async fn down(
             Err(anyhow::anyhow!("{n} objects could not be removed: {all}"))
         }
     }
+}
+
+/// Remove every image carrying iamstack's build label; report each by its tag (or ID once a
+/// newer build took the tag).
+async fn remove_built_images(
+    engine: &Engine,
+    reporter: &Reporter,
+    outcome: &mut DownOutcome,
+) -> anyhow::Result<()> {
+    for image in engine.images_labelled(names::LABEL_BUILT, None).await? {
+        let name = image
+            .tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| image.id.clone());
+        match engine.remove_image(&image.id).await? {
+            ImageRemoval::Removed => {
+                removed(reporter, "image", &name);
+                outcome.images_removed.push(name);
+            }
+            ImageRemoval::InUse => kept(
+                reporter,
+                "image",
+                &name,
+                "kept: a container of another stack uses it".into(),
+            ),
+        }
+    }
+    Ok(())
 }

@@ -61,6 +61,21 @@ pub enum StackError {
     #[error("cannot pull image `{image}`: {problem}")]
     PullCredentials { image: String, problem: String },
 
+    /// `kc.sh build` (or the engine) failed to make the optimized Keycloak image.
+    #[error(
+        "failed to build the optimized Keycloak image `{tag}` from `{base}` (kc.sh build \
+         {arguments}): {reason}; fix the build-time options given with --keycloak-env, or run \
+         the image as it is with --no-optimize{}",
+        build_tail(log_tail)
+    )]
+    BuildFailed {
+        tag: String,
+        base: String,
+        arguments: String,
+        reason: String,
+        log_tail: Vec<String>,
+    },
+
     #[error("image `{image}` is still missing after its pull")]
     MissingAfterPull { image: String },
 
@@ -177,6 +192,25 @@ impl StackError {
         }
     }
 
+    /// A failed build of the optimized Keycloak image.
+    pub fn build(
+        build: &crate::stack::optimize::BuildPlan,
+        tag: &str,
+        error: crate::docker::BuildError,
+    ) -> StackError {
+        let (reason, log_tail) = match error {
+            crate::docker::BuildError::Failed { message, log_tail } => (message, log_tail),
+            engine @ crate::docker::BuildError::Engine { .. } => (engine.to_string(), Vec::new()),
+        };
+        StackError::BuildFailed {
+            tag: tag.to_string(),
+            base: build.base.clone(),
+            arguments: build.arguments().join(" "),
+            reason,
+            log_tail,
+        }
+    }
+
     /// The exit-code row; `None` for inconsistencies of the engine's answers (exit 1).
     pub fn kind(&self) -> Option<Kind> {
         match self {
@@ -189,7 +223,8 @@ impl StackError {
             | StackError::PullFailed { .. }
             | StackError::PullNeedsLogin { .. }
             | StackError::PullCredentials { .. }
-            | StackError::MissingAfterPull { .. } => Some(Kind::Image),
+            | StackError::MissingAfterPull { .. }
+            | StackError::BuildFailed { .. } => Some(Kind::Image),
             StackError::Disappeared { .. } | StackError::NoPublishedPort { .. } => None,
         }
     }
@@ -201,6 +236,18 @@ fn join(items: &[impl std::fmt::Display], separator: &str) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(separator)
+}
+
+/// The build output's last lines after its error, if there are any.
+fn build_tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; the build's last {} lines:\n{}",
+        lines.len(),
+        indent(lines)
+    )
 }
 
 /// Log lines, indented and marked so they stand apart from the message.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod lock;
 pub mod logs;
 pub mod observe;
+pub mod optimize;
 pub mod plan;
 pub mod ports;
 pub mod provision;

@@ -40,7 +40,12 @@ pub async fn observe(engine: &Engine, plan: &StackPlan) -> anyhow::Result<Observ
             Some(_) => true,
             None => false,
         },
-        DataPlan::HostDir(_) => false,
+        DataPlan::HostDir(_) | DataPlan::Memory => false,
+    };
+    // The optimized image's tag needs the base's ID: known only when the base is here.
+    let built_image = match (&plan.keycloak_build, &keycloak_image) {
+        (Some(build), Some(base_id)) => engine.image_id(&build.tag(base_id)).await?,
+        _ => None,
     };
     Ok(Observed {
         postgres,
@@ -49,5 +54,6 @@ pub async fn observe(engine: &Engine, plan: &StackPlan) -> anyhow::Result<Observ
         volume_exists,
         postgres_image,
         keycloak_image,
+        built_image,
     })
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{DataSource, StackConfig};
 use crate::names::{self, Role};
+use crate::stack::optimize::{optimized_container, BuildPlan};
 
 /// Where Postgres keeps its data inside the container (the Postgres 17 image's `PGDATA`).
 pub const PGDATA: &str = "/var/lib/postgresql/data";
@@ -27,6 +28,10 @@ pub struct StackPlan {
     pub data: DataPlan,
     pub postgres: ContainerPlan,
     pub keycloak: ContainerPlan,
+    /// The optimized Keycloak image to build and run instead of `keycloak.image` as it is
+    /// (`None` with `--no-optimize`). Its tag needs the base image's ID, so `up` settles it
+    /// with [`StackPlan::with_optimized`] once the base is present.
+    pub keycloak_build: Option<BuildPlan>,
     /// The host address ports are published on.
     pub bind_address: IpAddr,
 }
@@ -44,14 +49,17 @@ pub enum DataPlan {
         labels: BTreeMap<String, String>,
     },
     HostDir(PathBuf),
+    /// `--ephemeral`: a tmpfs at [`PGDATA`], gone with the container.
+    Memory,
 }
 
 impl DataPlan {
-    /// The `Binds` entry mounting the data at [`PGDATA`].
-    pub fn bind(&self) -> String {
+    /// The `Binds` entry mounting the data at [`PGDATA`] (none for memory).
+    pub fn bind(&self) -> Option<String> {
         match self {
-            DataPlan::Volume { name, .. } => format!("{name}:{PGDATA}"),
-            DataPlan::HostDir(dir) => format!("{}:{PGDATA}", dir.display()),
+            DataPlan::Volume { name, .. } => Some(format!("{name}:{PGDATA}")),
+            DataPlan::HostDir(dir) => Some(format!("{}:{PGDATA}", dir.display())),
+            DataPlan::Memory => None,
         }
     }
 
@@ -59,6 +67,7 @@ impl DataPlan {
         match self {
             DataPlan::Volume { name, .. } => format!("volume `{name}`"),
             DataPlan::HostDir(dir) => format!("data directory `{}`", dir.display()),
+            DataPlan::Memory => "memory (--ephemeral)".to_string(),
         }
     }
 }
@@ -91,6 +100,8 @@ pub struct ContainerPlan {
     pub env: Vec<(String, String)>,
     pub ports: Vec<PortPlan>,
     pub binds: Vec<String>,
+    /// tmpfs mounts: path -> mount options.
+    pub tmpfs: BTreeMap<String, String>,
     pub network: String,
     pub aliases: Vec<String>,
     /// Ours (stack, role, config hash) plus `--label`s.
@@ -151,6 +162,7 @@ impl ContainerPlan {
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
                 binds: (!self.binds.is_empty()).then(|| self.binds.clone()),
+                tmpfs: (!self.tmpfs.is_empty()).then(|| self.tmpfs.clone().into_iter().collect()),
                 network_mode: Some(self.network.clone()),
                 ..Default::default()
             }),
@@ -170,6 +182,7 @@ struct HashInput<'a> {
     env: &'a [(String, String)],
     ports: &'a [PortPlan],
     binds: &'a [String],
+    tmpfs: &'a BTreeMap<String, String>,
     network: &'a str,
     aliases: &'a [String],
     labels: &'a BTreeMap<String, String>,
@@ -182,6 +195,7 @@ fn config_hash(c: &ContainerPlan) -> String {
         env: &c.env,
         ports: &c.ports,
         binds: &c.binds,
+        tmpfs: &c.tmpfs,
         network: &c.network,
         aliases: &c.aliases,
         labels: &c.labels,
@@ -199,7 +213,13 @@ fn object_labels(config: &StackConfig, role: Role) -> BTreeMap<String, String> {
     labels
 }
 
+/// The plan with its config-hash label worked out again (after a change to it).
+pub fn rehash(c: ContainerPlan) -> ContainerPlan {
+    with_hash(c)
+}
+
 fn with_hash(mut c: ContainerPlan) -> ContainerPlan {
+    c.labels.remove(names::LABEL_CONFIG_HASH);
     let hash = config_hash(&c);
     c.labels.insert(names::LABEL_CONFIG_HASH.to_string(), hash);
     c
@@ -214,13 +234,14 @@ pub fn plan(config: &StackConfig) -> StackPlan {
             labels: object_labels(config, Role::Data),
         },
         DataSource::HostDir(dir) => DataPlan::HostDir(dir.clone()),
+        DataSource::Ephemeral => DataPlan::Memory,
     };
     let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
     let postgres = with_hash(ContainerPlan {
         role: Role::Postgres,
         name: names::container_name(project, Role::Postgres),
         image: config.postgres_image.clone(),
-        cmd: Vec::new(),
+        cmd: postgres_cmd(&data),
         env: vec![
             kv("POSTGRES_DB", &config.postgres_db),
             kv("POSTGRES_USER", &config.postgres_user),
@@ -232,7 +253,11 @@ pub fn plan(config: &StackConfig) -> StackPlan {
             host_port: config.postgres_port,
             flag: "--postgres-port",
         }],
-        binds: vec![data.bind()],
+        binds: data.bind().into_iter().collect(),
+        tmpfs: match data {
+            DataPlan::Memory => BTreeMap::from([(PGDATA.to_string(), String::new())]),
+            _ => BTreeMap::new(),
+        },
         network: network.clone(),
         aliases: vec![names::alias(Role::Postgres).to_string()],
         labels: object_labels(config, Role::Postgres),
@@ -286,10 +311,12 @@ pub fn plan(config: &StackConfig) -> StackPlan {
             },
         ],
         binds: Vec::new(),
+        tmpfs: BTreeMap::new(),
         network: network.clone(),
         aliases: vec![names::alias(Role::Keycloak).to_string()],
         labels: object_labels(config, Role::Keycloak),
     });
+    let keycloak_build = config.optimize.then(|| BuildPlan::for_container(&keycloak));
     StackPlan {
         project: project.clone(),
         network: NetworkPlan {
@@ -299,11 +326,41 @@ pub fn plan(config: &StackConfig) -> StackPlan {
         data,
         postgres,
         keycloak,
+        keycloak_build,
         bind_address: config.bind_address,
     }
 }
 
+/// Postgres's arguments: the image's default, or, for data in memory that nobody keeps, no
+/// waiting for the disk (`fsync`, synchronous commits and full-page writes off).
+fn postgres_cmd(data: &DataPlan) -> Vec<String> {
+    match data {
+        DataPlan::Memory => [
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+        .map(String::from)
+        .to_vec(),
+        DataPlan::Volume { .. } | DataPlan::HostDir(_) => Vec::new(),
+    }
+}
+
 impl StackPlan {
+    /// The plan with Keycloak on its optimized image, once the base image's ID is known (the
+    /// plan as it is without a build, or while the base is missing).
+    pub fn with_optimized(&self, base_id: Option<&str>) -> StackPlan {
+        let mut plan = self.clone();
+        if let (Some(build), Some(id)) = (&self.keycloak_build, base_id) {
+            plan.keycloak = optimized_container(&self.keycloak, &build.tag(id));
+        }
+        plan
+    }
+
     pub fn containers(&self) -> [&ContainerPlan; 2] {
         [&self.postgres, &self.keycloak]
     }

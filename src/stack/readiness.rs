@@ -185,6 +185,8 @@ pub fn wrong_credentials(plan: &StackPlan, refusal: PgRefusal, text: &str) -> St
             "empty the directory `{}` to start afresh (deletes the data)",
             dir.display()
         ),
+        // A fresh container initialises an empty tmpfs with the current settings.
+        DataPlan::Memory => "`iamstack down` then `iamstack up --ephemeral` to start afresh".into(),
     };
     StackError::WrongCredentials {
         refusal: text.to_string(),

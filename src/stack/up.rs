@@ -12,10 +12,11 @@ use url::Url;
 
 use crate::cli::PullPolicy;
 use crate::docker::{ContainerInfo, Engine};
-use crate::names::Role;
+use crate::names::{self, Role};
 use crate::report::{Event, Reporter, Step};
 use crate::stack::changes::{self, image_flag, Change, ContainerAction, Observed, Tense, Wanted};
 use crate::stack::error::StackError;
+use crate::stack::optimize::{self, BuildPlan};
 use crate::stack::plan::{
     host_port, ContainerPlan, DataPlan, StackPlan, KEYCLOAK_HTTP_PORT, KEYCLOAK_MANAGEMENT_PORT,
     POSTGRES_CONTAINER_PORT,
@@ -134,36 +135,76 @@ struct Learnt {
 }
 
 impl Run<'_> {
-    /// Execute the list in order. The images come first (pulled at once); if a pull brought a
-    /// new image, the rest of the list is worked out again with its ID.
+    /// Execute the list in order. The images come first (pulled at once), then the optimized
+    /// Keycloak image is built if it is not yet; the rest of the list is worked out again with
+    /// the images' IDs (a pull or a build brings an ID the list could not know).
     async fn execute(
         &self,
         mut observed: Observed,
         list: Vec<Change>,
         wanted: &Wanted,
     ) -> anyhow::Result<UpOutcome> {
-        let (images, mut rest): (Vec<Change>, Vec<Change>) = list
+        let images: Vec<Change> = list
             .into_iter()
-            .partition(|c| matches!(c, Change::Pull { .. } | Change::KeepImage { .. }));
-        let pulled = self.images(&images).await?;
-        if !pulled.is_empty() {
-            for (role, id) in pulled {
-                match role {
-                    Role::Postgres => observed.postgres_image = Some(id),
-                    Role::Keycloak => observed.keycloak_image = Some(id),
-                    Role::Network | Role::Data => {}
-                }
+            .filter(|c| matches!(c, Change::Pull { .. } | Change::KeepImage { .. }))
+            .collect();
+        for (role, id) in self.images(&images).await? {
+            match role {
+                Role::Postgres => observed.postgres_image = Some(id),
+                Role::Keycloak => observed.keycloak_image = Some(id),
+                Role::Network | Role::Data => {}
             }
-            rest = changes::stack_changes(self.plan, &observed, wanted);
         }
+        let build = changes::build_change(self.plan, &observed);
+        if let Some(build) = &self.plan.keycloak_build {
+            let base_id = observed.keycloak_image.clone().unwrap_or_default();
+            observed.built_image = Some(self.optimized_image(build, &base_id).await?);
+        }
+        let (plan, observed) = changes::optimized_view(self.plan, &observed);
+        let rest = changes::stack_changes(&plan, &observed, wanted);
+        let run = Run {
+            plan: &plan,
+            ..*self
+        };
         let mut learnt = Learnt::default();
         for change in &rest {
-            self.execute_one(change, &mut learnt).await?;
+            run.execute_one(change, &mut learnt).await?;
         }
         Ok(UpOutcome {
             endpoints: learnt.endpoints,
-            changed: images.iter().chain(&rest).any(Change::changes_something),
+            changed: images
+                .iter()
+                .chain(&build)
+                .chain(&rest)
+                .any(Change::changes_something),
         })
+    }
+
+    /// The optimized Keycloak image: kept when built already, else built as its own step (its
+    /// output shown as the step's detail); returns its ID. Older builds of the same base
+    /// repository are removed afterwards (those still used by a container stay).
+    async fn optimized_image(&self, build: &BuildPlan, base_id: &str) -> anyhow::Result<String> {
+        let engine = self.engine;
+        let tag = build.tag(base_id);
+        if let Some(id) = engine.image_id(&tag).await? {
+            self.report(&Change::KeepBuilt { image: tag });
+            return Ok(id);
+        }
+        let change = Change::Build {
+            base: build.base.clone(),
+            tag: Some(tag.clone()),
+        };
+        let step = Step::start(self.reporter, change.step().unwrap_or_default());
+        let built = engine
+            .build_image(&tag, &build.dockerfile(), &build.labels(base_id), |line| {
+                step.progress(line)
+            })
+            .await
+            .map_err(|error| StackError::build(build, &tag, error));
+        let id = step.close(built)?;
+        self.report(&change);
+        prune_older_builds(engine, build, &tag).await;
+        Ok(id)
     }
 
     /// The images step: keep or pull each image (pulls run at once); returns the pulled ones'
@@ -228,7 +269,10 @@ impl Run<'_> {
     async fn execute_one(&self, change: &Change, learnt: &mut Learnt) -> anyhow::Result<()> {
         let engine = self.engine;
         match change {
-            Change::Pull { .. } | Change::KeepImage { .. } => {}
+            Change::Pull { .. }
+            | Change::KeepImage { .. }
+            | Change::Build { .. }
+            | Change::KeepBuilt { .. } => {}
             Change::CreateNetwork { name } => {
                 engine
                     .create_network(name, &self.plan.network.labels)
@@ -297,6 +341,8 @@ impl Run<'_> {
             Change::Wait(Role::Network | Role::Data)
             | Change::Pull { .. }
             | Change::KeepImage { .. }
+            | Change::Build { .. }
+            | Change::KeepBuilt { .. }
             | Change::CreateNetwork { .. }
             | Change::KeepNetwork { .. }
             | Change::CreateVolume { .. }
@@ -379,6 +425,25 @@ impl Run<'_> {
             }
         }
         Ok(UpOutcome { endpoints, changed })
+    }
+}
+
+/// Keep the newest build per base repository: remove iamstack's other builds of it, by tag
+/// (a build that lost its tag to a parallel build of the same tag goes too). In use, or any
+/// engine error: left as it is, the `up` is not failed for a cache's tidiness.
+async fn prune_older_builds(engine: &Engine, build: &BuildPlan, tag: &str) {
+    let repository = optimize::repository(&build.base);
+    let Ok(images) = engine
+        .images_labelled(names::LABEL_BASE_REPOSITORY, Some(repository))
+        .await
+    else {
+        return;
+    };
+    for image in images {
+        if !image.labels.contains_key(names::LABEL_BUILT) || image.tags.iter().any(|t| t == tag) {
+            continue;
+        }
+        let _ = engine.remove_image(&image.id).await;
     }
 }
 

@@ -14,6 +14,7 @@ fn plan_container() -> ContainerPlan {
         cmd: vec![],
         env: vec![],
         ports: vec![],
+        tmpfs: Default::default(),
         binds: vec![],
         network: "my-iam-net".into(),
         aliases: vec![],
@@ -114,8 +115,12 @@ fn a_running_keycloak_is_restarted_when_its_database_changed() {
 
 // ---- the whole list -------------------------------------------------------------------------
 
+/// The stack with Keycloak's image as it is (`--no-optimize`); the optimized image's tests
+/// are further down.
 fn stack_plan() -> StackPlan {
-    plan(&crate::stack::plan::tests::config())
+    let mut config = crate::stack::plan::tests::config();
+    config.optimize = false;
+    plan(&config)
 }
 
 const WANTED: Wanted = Wanted {
@@ -340,4 +345,126 @@ fn the_dry_run_reports_each_change_as_the_real_run_does() {
             }
         }
     }
+}
+
+// ---- the optimized Keycloak image -----------------------------------------------------------
+
+fn optimized_plan() -> StackPlan {
+    plan(&crate::stack::plan::tests::config())
+}
+
+#[test]
+fn without_the_build_the_optimized_image_is_built_after_the_images_and_keycloak_runs_it() {
+    let p = optimized_plan();
+    let tag = p.keycloak_build.as_ref().unwrap().tag("sha256:kc");
+    let list = changes(&p, &nothing(), &WANTED).unwrap();
+    assert_eq!(
+        list[..3],
+        [
+            Change::KeepImage {
+                image: "postgres:17.4".into()
+            },
+            Change::KeepImage {
+                image: "keycloak/keycloak:26.2".into()
+            },
+            Change::Build {
+                base: "keycloak/keycloak:26.2".into(),
+                tag: Some(tag.clone()),
+            },
+        ]
+    );
+    let (effective, _) = optimized_view(&p, &nothing());
+    assert_eq!(effective.keycloak.image, tag);
+    assert!(list.contains(&container_change(Role::Keycloak, ContainerAction::Create)));
+}
+
+#[test]
+fn a_present_build_is_kept_and_a_ready_optimized_stack_changes_nothing() {
+    let p = optimized_plan();
+    let tag = p.keycloak_build.as_ref().unwrap().tag("sha256:kc");
+    let mut observed = nothing();
+    observed.built_image = Some("sha256:built".into());
+    let (effective, _) = optimized_view(&p, &observed);
+    observed.postgres = Some(container(
+        &p.postgres.name,
+        p.postgres.config_hash(),
+        "running",
+        "sha256:pg",
+    ));
+    observed.keycloak = Some(container(
+        &effective.keycloak.name,
+        effective.keycloak.config_hash(),
+        "running",
+        "sha256:built",
+    ));
+    observed.network = NetworkState::Ours;
+    observed.volume_exists = true;
+    let wanted = Wanted {
+        provision: false,
+        verify: false,
+        ..WANTED
+    };
+    let list = changes(&p, &observed, &wanted).unwrap();
+    assert!(list.contains(&Change::KeepBuilt { image: tag }), "{list:?}");
+    assert!(!list.iter().any(Change::changes_something), "{list:?}");
+
+    // A rebuilt image (same tag, new ID) recreates the Keycloak made from the old one.
+    observed.built_image = Some("sha256:rebuilt".into());
+    let list = changes(&p, &observed, &wanted).unwrap();
+    assert!(list.contains(&container_change(
+        Role::Keycloak,
+        ContainerAction::Recreate(format!("image `{}` was updated", effective.keycloak.image))
+    )));
+}
+
+#[test]
+fn a_keycloak_on_the_stock_image_is_recreated_on_the_optimized_one_and_back() {
+    let optimized = optimized_plan();
+    let stock = stack_plan();
+    let mut observed = ready(&stock);
+    observed.built_image = Some("sha256:built".into());
+    let recreate = container_change(
+        Role::Keycloak,
+        ContainerAction::Recreate("configuration changed".into()),
+    );
+    assert!(changes(&optimized, &observed, &WANTED)
+        .unwrap()
+        .contains(&recreate));
+    let (effective, _) = optimized_view(&optimized, &observed);
+    observed.keycloak = Some(container(
+        &effective.keycloak.name,
+        effective.keycloak.config_hash(),
+        "running",
+        "sha256:built",
+    ));
+    assert!(changes(&stock, &observed, &WANTED)
+        .unwrap()
+        .contains(&recreate));
+}
+
+#[test]
+fn before_its_base_is_pulled_the_build_has_no_tag_yet_and_the_dry_run_says_so() {
+    let p = optimized_plan();
+    let mut observed = nothing();
+    observed.keycloak_image = None;
+    let list = changes(&p, &observed, &WANTED).unwrap();
+    let build = list
+        .iter()
+        .find(|c| matches!(c, Change::Build { .. }))
+        .expect("a build");
+    assert_eq!(
+        build,
+        &Change::Build {
+            base: "keycloak/keycloak:26.2".into(),
+            tag: None
+        }
+    );
+    let Some(Event::Object { name, changes, .. }) = build.object(Tense::DryRun) else {
+        panic!("an object event");
+    };
+    assert_eq!(name, "iamstack-local/keycloak:…");
+    assert_eq!(
+        changes,
+        ["would build from keycloak/keycloak:26.2 with kc.sh build"]
+    );
 }

@@ -26,6 +26,7 @@ pub(crate) fn config() -> StackConfig {
             username: "admin".into(),
             password: "kc_admin$123".into(),
         },
+        optimize: true,
     }
 }
 
@@ -318,4 +319,41 @@ fn probes_use_loopback_when_bound_everywhere() {
     );
     assert_eq!(probe_host("::".parse().unwrap()).to_string(), "::1");
     assert_eq!(host_port("::1".parse().unwrap(), 80), "[::1]:80");
+}
+
+#[test]
+fn an_ephemeral_postgres_keeps_its_data_in_memory_without_waiting_for_the_disk() {
+    let mut c = config();
+    c.data = DataSource::Ephemeral;
+    let p = plan(&c);
+    assert_eq!(p.data, DataPlan::Memory);
+    assert!(p.postgres.binds.is_empty(), "{:?}", p.postgres.binds);
+    assert_eq!(
+        p.postgres.tmpfs,
+        BTreeMap::from([(PGDATA.to_string(), String::new())])
+    );
+    assert_eq!(
+        p.postgres.cmd,
+        [
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off"
+        ]
+    );
+    let body = p.postgres.create_body();
+    let host = body.host_config.unwrap();
+    assert_eq!(host.binds, None);
+    assert_eq!(
+        host.tmpfs,
+        Some([(PGDATA.to_string(), String::new())].into_iter().collect())
+    );
+    assert_ne!(
+        p.postgres.config_hash(),
+        plan(&config()).postgres.config_hash(),
+        "switching to or from --ephemeral recreates Postgres"
+    );
 }
