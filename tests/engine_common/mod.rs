@@ -12,6 +12,8 @@ use serde_json::Value;
 /// The double's boot delay for tests that do not test the wait itself (ignored by the official
 /// image, which takes as long as it takes).
 pub const QUICK_BOOT: &str = "KC_DOUBLE_BOOT_SECONDS=0.5";
+/// The double's first-start schema creation, kept short for the same reason.
+pub const QUICK_SCHEMA: &str = "KC_DOUBLE_SCHEMA_SECONDS=0.5";
 
 pub struct Ctx {
     pub docker: Docker,
@@ -113,7 +115,7 @@ impl Ctx {
     /// `up` with the test defaults; a flag given in `extra` replaces its default.
     pub fn up_args(&self, extra: &[&str]) -> Vec<String> {
         let label = self.run.label_arg();
-        let defaults: [(&str, &str); 11] = [
+        let defaults: [(&str, &str); 12] = [
             ("--output", "json"),
             ("--project", self.project()),
             ("--label", &label),
@@ -125,15 +127,17 @@ impl Ctx {
             ("--pull", "never"),
             ("--timeout", "240s"),
             ("--keycloak-env", QUICK_BOOT),
+            ("--keycloak-env", QUICK_SCHEMA),
         ];
         let mut args = vec!["up".to_string(), "--no-provision".to_string()];
         for (flag, value) in defaults {
             let replaced = match flag {
                 // Repeatable: the test's label always stays; the boot delay can be replaced.
                 "--label" => false,
-                "--keycloak-env" => extra
-                    .iter()
-                    .any(|a| a.starts_with("KC_DOUBLE_BOOT_SECONDS")),
+                "--keycloak-env" => {
+                    let knob = value.split('=').next().unwrap_or(value);
+                    extra.iter().any(|a| a.starts_with(knob))
+                }
                 _ => extra.contains(&flag),
             };
             if !replaced {
@@ -186,6 +190,21 @@ impl Ctx {
             )
             .await
             .unwrap();
+    }
+
+    /// The container's whole output so far (stdout and stderr).
+    pub async fn container_log(&self, role: &str) -> String {
+        use futures_util::StreamExt;
+        let options = bollard::query_parameters::LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut stream = self.docker.logs(&self.name(role), Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        text
     }
 
     pub async fn container_id(&self, role: &str) -> Option<String> {
