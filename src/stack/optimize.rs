@@ -19,17 +19,22 @@ use crate::stack::plan::ContainerPlan;
 pub const REPOSITORY: &str = "iamstack-local/keycloak";
 
 /// Keycloak 26.2's build-time options (`KC_` + upper snake case of the option), from its
-/// `*Options.java` (`buildTime(true)`); see `docs/keycloak-behaviour.md`.
+/// `*Options.java` (`buildTime(true)`); see `docs/keycloak-behaviour.md` §14. The cache options
+/// are run-time since 26.0. One missing here would make `start --optimized` exit with
+/// Keycloak's "values that differ from what is persisted" error, naming it.
 const BUILD_TIME_OPTIONS: &[&str] = &[
-    "cache",
-    "cache-stack",
     "db",
+    "db-dialect",
     "db-driver",
+    "event-metrics-user-enabled",
     "features",
     "features-disabled",
+    "fips-mode",
     "health-enabled",
     "http-management-relative-path",
     "http-relative-path",
+    "https-management-client-auth",
+    "legacy-observability-interface",
     "metrics-enabled",
     "tracing-enabled",
     "tracing-jdbc-enabled",
