@@ -1,15 +1,16 @@
 //! The container form: `kc.sh` emulation for the stand-in image `iamstack-test/keycloak:26.2-double`.
 //!
-//! Behaves like `keycloak/keycloak:26.2` with the reference environment: `start` (also
+//! Behaves like `keycloak/keycloak:26.2` with the reference environment: `build`, `start` (also
 //! `start --optimized`) and `start-dev`; Keycloak's `KC_*` variables (and the matching `--option=value`
-//! arguments); Keycloak-like log lines on stdout (errors on stderr); a boot delay
-//! (`KC_DOUBLE_BOOT_SECONDS`, default 8) before listening; state kept in PostgreSQL; the bootstrap
-//! admin created only on the first start of an empty database; health on the management port
-//! only with `KC_HEALTH_ENABLED=true`; SIGTERM/SIGINT stop it at once with exit code 0.
+//! arguments); Keycloak-like log lines on stdout (errors on stderr); the modelled costs of an
+//! augmentation, of creating the schema of an empty database and of the rest of the boot; state
+//! kept in PostgreSQL; the bootstrap admin created only on the first start of an empty database;
+//! health on the management port only with `KC_HEALTH_ENABLED=true`; SIGTERM/SIGINT stop it at
+//! once with exit code 0.
 //!
-//! Everything but [`run`] is pure and unit-tested.
-
-//! [`config`] reads the configuration, [`log`] writes Keycloak's lines; this module runs the server.
+//! [`config`] reads the configuration, [`build`] decides about build-time options (pure),
+//! [`persisted`] keeps them where Keycloak does, [`augment`] runs the build step, [`log`] writes
+//! Keycloak's lines; this module runs the server.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,20 +21,36 @@ use crate::model::{State, KEYCLOAK_VERSION};
 use crate::server::{DoubleConfig, RecordedRequest, Serving, Shared};
 use crate::store::{describe_connect_error, PgStore, Store};
 
+mod augment;
+pub mod build;
 mod config;
 mod log;
+pub mod persisted;
 
 pub use config::{parse, ContainerConfig, Exit, Mode};
-use log::{
-    augmentation_done_lines, augmentation_lines, db_failure_lines, err, log_line, out,
-    request_line, startup_errors,
-};
+use log::{db_failure_lines, err, log_line, out, request_line, startup_errors};
 
-/// The env variable setting the boot delay, in seconds (fractions allowed).
+/// The env variable setting the rest of the boot (neither augmentation nor schema), in seconds
+/// (fractions allowed; invalid values fall back to the default).
 pub const BOOT_SECONDS_ENV: &str = "KC_DOUBLE_BOOT_SECONDS";
 
-/// Default boot delay: several seconds, so that callers' readiness waits are exercised.
-pub const DEFAULT_BOOT_SECONDS: f64 = 8.0;
+/// The rest of the boot. With the augmentation and schema defaults it keeps the proportions
+/// measured in keycloak#27307 (README, "Modelled costs").
+pub const DEFAULT_BOOT_SECONDS: f64 = 3.0;
+
+/// What `kc.sh build` and an auto-build spend, in seconds.
+pub const AUGMENT_SECONDS_ENV: &str = "KC_DOUBLE_AUGMENT_SECONDS";
+
+pub const DEFAULT_AUGMENT_SECONDS: f64 = 4.0;
+
+/// What the first start on an empty database spends creating the schema, in seconds.
+pub const SCHEMA_SECONDS_ENV: &str = "KC_DOUBLE_SCHEMA_SECONDS";
+
+pub const DEFAULT_SCHEMA_SECONDS: f64 = 4.0;
+
+/// Keycloak's Liquibase updater logs this before it creates the schema of an empty database.
+const SCHEMA_CATEGORY: &str =
+    "org.keycloak.quarkus.runtime.storage.database.liquibase.QuarkusJpaUpdaterProvider";
 
 /// `KC_DOUBLE_REALM_CONFLICT=400` reproduces 26.2.0–26.2.4's duplicate-realm status.
 pub const REALM_CONFLICT_ENV: &str = "KC_DOUBLE_REALM_CONFLICT";
@@ -89,7 +106,7 @@ impl StopSignal {
 /// Runs the container form to completion; returns the process exit code.
 pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let mut stop = StopSignal::register();
-    let config = match parse(&args, &env) {
+    let mut config = match parse(&args, &env) {
         Ok(c) => c,
         Err(exit) => {
             exit.stdout.iter().for_each(|l| out(l));
@@ -97,27 +114,14 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             return exit.code;
         }
     };
-    let started = std::time::Instant::now();
-    // Augmentation takes a share of the boot time, as Keycloak's re-build does on each `start`.
-    let (augment, rest) = match config.mode {
-        Mode::Start { optimized: false } => (config.boot.mul_f64(0.4), config.boot.mul_f64(0.6)),
-        _ => (Duration::ZERO, config.boot),
-    };
-    if augment > Duration::ZERO {
-        augmentation_lines().iter().for_each(|l| out(l));
-        if !stop.pause(augment).await {
-            return 0;
-        }
-        out(&log_line(
-            "INFO",
-            "io.quarkus.deployment.QuarkusAugmentor",
-            &format!(
-                "Quarkus augmentation completed in {}ms",
-                augment.as_millis()
-            ),
-        ));
-        augmentation_done_lines().iter().for_each(|l| out(l));
+    if config.mode == Mode::Build {
+        return augment::build(&config, &env, &mut stop).await;
     }
+    if let Err(code) = augment::before_start(&mut config, &env, &mut stop).await {
+        return code;
+    }
+    // The server's own clock starts after the build step (Keycloak runs it in a JVM of its own).
+    let started = std::time::Instant::now();
     if let Some(lines) = startup_errors(&config) {
         lines.iter().for_each(|l| err(l));
         return 1;
@@ -163,6 +167,15 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     let state = match stored {
         Some(state) => state,
         None => {
+            // No state yet: Keycloak creates its schema first (Liquibase), then the master realm.
+            out(&log_line(
+                "INFO",
+                SCHEMA_CATEGORY,
+                "Initializing database schema. Using changelog META-INF/jpa-changelog-master.xml",
+            ));
+            if !stop.pause(config.schema).await {
+                return 0;
+            }
             out(&log_line(
                 "INFO",
                 "org.keycloak.services",
@@ -198,7 +211,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
             state
         }
     };
-    if !stop.pause(rest).await {
+    if !stop.pause(config.boot).await {
         return 0;
     }
     let double_config = DoubleConfig {
@@ -244,7 +257,7 @@ pub async fn run(args: Vec<String>, env: HashMap<String, String>) -> u8 {
     out(&log_line("INFO", "io.quarkus", &started_line));
     let profile = match config.mode {
         Mode::StartDev => "dev",
-        _ => "prod",
+        Mode::Start { .. } | Mode::Build => "prod",
     };
     out(&log_line(
         "INFO",

@@ -1,7 +1,8 @@
 //! The container form run as a process (`keycloak-double`, i.e. the image's `kc.sh`): argument
-//! and environment handling, boot, logs, database failure, SIGTERM. The database-less cases run
-//! everywhere; the container form on PostgreSQL (persistence, bootstrap admin, database failures)
-//! is covered through the engine by `engine_container.rs`.
+//! and environment handling, `build` and the build-time options, boot, logs, database failure,
+//! SIGTERM. Each test gets its own Keycloak home (`KC_DOUBLE_HOME`), where the persisted build
+//! lives. The database-less cases run everywhere; the container form on PostgreSQL (persistence,
+//! bootstrap admin, database failures) is covered through the engine by `engine_container.rs`.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -14,8 +15,25 @@ use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keycloak-double");
 
+/// A fresh, empty Keycloak home: no build has run there.
+fn fresh_home() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kc-double-home-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("home");
+    dir.display().to_string()
+}
+
 fn base_env() -> HashMap<&'static str, String> {
     HashMap::from([
+        ("KC_DOUBLE_HOME", fresh_home()),
+        ("KC_DOUBLE_AUGMENT_SECONDS", "0.2".to_owned()),
+        ("KC_DOUBLE_SCHEMA_SECONDS", "0.1".to_owned()),
         ("KC_BOOTSTRAP_ADMIN_USERNAME", "admin".to_owned()),
         ("KC_BOOTSTRAP_ADMIN_PASSWORD", "kc_admin$123".to_owned()),
         ("KC_HTTP_ENABLED", "true".to_owned()),
@@ -90,7 +108,8 @@ async fn an_unreachable_database_exits_1_with_jdbc_lines() {
     );
     env.insert("KC_DB_USERNAME", "keycloak".into());
     env.insert("KC_DB_PASSWORD", "keycloak$123".into());
-    let (code, _, stderr) = run_to_end(&["start", "--optimized"], &env).await;
+    // No build in this home: `start --optimized` would refuse to run, so the auto-build runs first.
+    let (code, _, stderr) = run_to_end(&["start"], &env).await;
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("ERROR: Failed to start server in (production) mode"),
@@ -259,4 +278,157 @@ async fn without_health_enabled_nothing_listens_on_the_management_port() {
     );
     let (code, _) = kc.terminate().await;
     assert_eq!(code, Some(0));
+}
+
+/// `kc.sh build` with these variables; asserts it succeeded and returns its stdout.
+async fn build(env: &HashMap<&str, String>) -> String {
+    let (code, stdout, stderr) = run_to_end(&["build"], env).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    stdout
+}
+
+#[tokio::test]
+async fn build_then_optimized_start_uses_the_persisted_options_without_augmenting() {
+    let mut env = base_env();
+    env.insert("KC_HEALTH_ENABLED", "true".into());
+    let out = build(&env).await;
+    for line in [
+        "Updating the configuration and installing your custom providers, if any. Please wait.",
+        "Quarkus augmentation completed in",
+        "Server configuration updated and persisted.",
+        "WARNING: The following run time options were found, but will be ignored during build time: kc.bootstrap-admin-username",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+    assert!(!out.contains("Next time you run the server"), "{out}");
+
+    // The same value again, then no value at all: both start from the persisted build.
+    for health in [Some("true"), None] {
+        let mut env = env.clone();
+        if health.is_none() {
+            env.remove("KC_HEALTH_ENABLED");
+        }
+        let args = [
+            "start",
+            "--optimized",
+            "--http-port=0",
+            "--http-management-port=0",
+        ];
+        let kc = start(&args, &env).await;
+        let stdout = kc.seen.join("\n");
+        assert!(!stdout.contains("Updating the"), "{stdout}");
+        assert!(!stdout.contains("Changes detected"), "{stdout}");
+        assert!(
+            kc.management.is_some(),
+            "health stays on as built: {stdout}"
+        );
+        let (code, _) = kc.terminate().await;
+        assert_eq!(code, Some(0));
+    }
+}
+
+#[tokio::test]
+async fn optimized_start_refuses_build_time_values_that_differ_from_the_build() {
+    let mut env = base_env();
+    env.insert("KC_HEALTH_ENABLED", "true".into());
+    build(&env).await;
+    for (var, value, key) in [
+        ("KC_HEALTH_ENABLED", "false", "kc.health-enabled"),
+        ("KC_DB", "postgres", "kc.db"),
+    ] {
+        let mut env = env.clone();
+        env.insert(var, value.into());
+        let (code, stdout, stderr) = run_to_end(&["start", "--optimized"], &env).await;
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("ERROR: The following build time options have values that differ from what is persisted - the new values will NOT be used until another build is run: {key}")),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("Listening on"), "{stdout}");
+    }
+    // On the command line a build-time option is refused with --optimized, whatever its value.
+    let (code, _, stderr) =
+        run_to_end(&["start", "--optimized", "--health-enabled=true"], &env).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "Build time option: '--health-enabled' not usable with pre-built image and --optimized"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn optimized_start_without_any_build_fails() {
+    let (code, stdout, stderr) = run_to_end(&["start", "--optimized"], &base_env()).await;
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("The '--optimized' flag was used for first ever server start. Please don't use this flag for the first startup or use 'kc.sh build' to build the server first."),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn start_augments_once_and_a_restart_with_the_same_options_does_not() {
+    let mut env = base_env();
+    env.insert("KC_HEALTH_ENABLED", "true".into());
+    let args = ["start", "--http-port=0", "--http-management-port=0"];
+    let first = start(&args, &env).await;
+    let stdout = first.seen.join("\n");
+    assert!(
+        stdout.contains("Changes detected in configuration. Updating the server image."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Quarkus augmentation completed in"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\tkc.sh start --http-port=0 --http-management-port=0 --optimized"),
+        "{stdout}"
+    );
+    first.terminate().await;
+
+    let second = start(&args, &env).await;
+    let stdout = second.seen.join("\n");
+    assert!(!stdout.contains("Changes detected"), "{stdout}");
+    assert!(!stdout.contains("Updating the"), "{stdout}");
+    second.terminate().await;
+
+    // A changed build-time option augments again.
+    env.insert("KC_HEALTH_ENABLED", "false".into());
+    let third = start(&["start", "--http-port=0"], &env).await;
+    assert!(
+        third.seen.iter().any(|l| l.contains("Changes detected")),
+        "{:?}",
+        third.seen
+    );
+    third.terminate().await;
+}
+
+#[tokio::test]
+async fn build_refuses_run_time_options_on_the_command_line() {
+    let (code, _, stderr) = run_to_end(&["build", "--hostname=kc.example"], &base_env()).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("Run time option: '--hostname' not usable with build"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_start_without_state_creates_the_schema_first() {
+    let kc = start(&["start-dev", "--http-port=0"], &base_env()).await;
+    let schema = kc
+        .seen
+        .iter()
+        .position(|l| l.contains("[org.keycloak.quarkus.runtime.storage.database.liquibase.QuarkusJpaUpdaterProvider] (main) Initializing database schema. Using changelog META-INF/jpa-changelog-master.xml"))
+        .unwrap_or_else(|| panic!("no schema line: {:?}", kc.seen));
+    let realm = kc
+        .seen
+        .iter()
+        .position(|l| l.contains("KC-SERVICES0050: Initializing master realm"))
+        .expect("master realm line");
+    assert!(schema < realm, "{:?}", kc.seen);
+    kc.terminate().await;
 }

@@ -66,7 +66,10 @@ fn reference_kc_env() -> BTreeMap<&'static str, String> {
         ("KC_HTTP_ENABLED", "true".to_owned()),
         ("KC_HOSTNAME", "localhost".to_owned()),
         ("KC_HEALTH_ENABLED", "true".to_owned()),
+        // Small modelled costs: these tests are about the container contract, not the timings.
         ("KC_DOUBLE_BOOT_SECONDS", "0.5".to_owned()),
+        ("KC_DOUBLE_AUGMENT_SECONDS", "0.3".to_owned()),
+        ("KC_DOUBLE_SCHEMA_SECONDS", "0.3".to_owned()),
     ])
 }
 

@@ -783,7 +783,24 @@ pub async fn build_double(layout: &Layout) -> anyhow::Result<PathBuf> {
     Ok(target.join("standin").join("keycloak-double"))
 }
 
-/// A tar of `files` (with their parent directories, owned by root) to upload at `/`.
+/// The Keycloak home and the user owning it: the official image copies `/opt/keycloak` with
+/// `--chown=1000:0` and makes it group-writable, so that `kc.sh build` (a Dockerfile `RUN` step as
+/// uid 1000) and the auto-build of `start` can rewrite `lib/quarkus` inside it.
+const KEYCLOAK_HOME: &str = "opt/keycloak";
+const KEYCLOAK_UID: u64 = 1000;
+
+/// Owner and directory mode of a tar path: the Keycloak home (and everything below it) belongs
+/// to uid 1000 with group-writable directories; the rest to root.
+fn tar_owner(rel: &Path) -> (u64, u32) {
+    if rel.starts_with(KEYCLOAK_HOME) {
+        (KEYCLOAK_UID, 0o775)
+    } else {
+        (0, 0o755)
+    }
+}
+
+/// A tar of `files` (with their parent directories) to upload at `/`; root owns everything but
+/// the Keycloak home ([`tar_owner`]).
 pub fn files_tar(files: &[FileEntry]) -> anyhow::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut dirs = std::collections::BTreeSet::new();
@@ -796,10 +813,11 @@ pub fn files_tar(files: &[FileEntry]) -> anyhow::Result<Vec<u8>> {
         }
     }
     for dir in &dirs {
+        let (uid, mode) = tar_owner(dir);
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Directory);
-        header.set_mode(0o755);
-        header.set_uid(0);
+        header.set_mode(mode);
+        header.set_uid(uid);
         header.set_gid(0);
         header.set_size(0);
         header.set_mtime(0);
@@ -811,7 +829,7 @@ pub fn files_tar(files: &[FileEntry]) -> anyhow::Result<Vec<u8>> {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
         header.set_mode(file.mode);
-        header.set_uid(0);
+        header.set_uid(tar_owner(Path::new(file.path.trim_start_matches('/'))).0);
         header.set_gid(0);
         header.set_size(file.content.len() as u64);
         header.set_mtime(0);
@@ -1122,12 +1140,19 @@ mod tests {
     }
 
     #[test]
-    fn the_files_tar_holds_root_owned_parents_and_the_file() {
-        let tar = files_tar(&[FileEntry {
-            path: "/opt/keycloak/bin/kc.sh".into(),
-            mode: 0o755,
-            content: b"binary".to_vec(),
-        }])
+    fn the_files_tar_gives_the_keycloak_home_to_uid_1000_and_the_rest_to_root() {
+        let tar = files_tar(&[
+            FileEntry {
+                path: "/opt/keycloak/bin/kc.sh".into(),
+                mode: 0o755,
+                content: b"binary".to_vec(),
+            },
+            FileEntry {
+                path: "/usr/local/bin/tool".into(),
+                mode: 0o755,
+                content: b"tool".to_vec(),
+            },
+        ])
         .expect("tar");
         let mut archive = tar::Archive::new(tar.as_slice());
         let mut seen = Vec::new();
@@ -1135,23 +1160,30 @@ mod tests {
             let mut entry = entry.expect("entry");
             let path = entry.path().expect("path").display().to_string();
             let header = entry.header().clone();
-            assert_eq!(header.uid().expect("uid"), 0, "{path}");
+            assert_eq!(header.gid().expect("gid"), 0, "{path}");
             let mut content = Vec::new();
             std::io::Read::read_to_end(&mut entry, &mut content).expect("read");
-            seen.push((path, header.mode().expect("mode"), content));
+            let (uid, mode) = (header.uid().expect("uid"), header.mode().expect("mode"));
+            seen.push((path, uid, mode, content));
         }
-        let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
+        let owners: Vec<(&str, u64, u32)> = seen
+            .iter()
+            .map(|(p, u, m, _)| (p.as_str(), *u, *m))
+            .collect();
         assert_eq!(
-            paths,
+            owners,
             [
-                "opt",
-                "opt/keycloak",
-                "opt/keycloak/bin",
-                "opt/keycloak/bin/kc.sh"
+                ("opt", 0, 0o755),
+                ("opt/keycloak", 1000, 0o775),
+                ("opt/keycloak/bin", 1000, 0o775),
+                ("usr", 0, 0o755),
+                ("usr/local", 0, 0o755),
+                ("usr/local/bin", 0, 0o755),
+                ("opt/keycloak/bin/kc.sh", 1000, 0o755),
+                ("usr/local/bin/tool", 0, 0o755),
             ]
         );
-        assert_eq!(seen[3].1, 0o755);
-        assert_eq!(seen[3].2, b"binary");
+        assert_eq!(seen[6].3, b"binary");
     }
 
     #[test]

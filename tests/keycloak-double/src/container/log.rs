@@ -1,4 +1,4 @@
-//! Keycloak-like log lines: the startup and augmentation lines, database failures, requests.
+//! Keycloak-like log lines: the startup lines, database failures, requests.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -6,7 +6,7 @@ use crate::server::RecordedRequest;
 
 use super::config::{ContainerConfig, Mode};
 
-const MORE_DETAILS: &str = "For more details run the same command passing the '--verbose' option. Also you can use '--help' to see the details about the usage of the particular command.";
+pub(super) const MORE_DETAILS: &str = "For more details run the same command passing the '--verbose' option. Also you can use '--help' to see the details about the usage of the particular command.";
 
 /// The start-time checks production mode makes (HTTPS material, then hostname).
 pub fn startup_errors(config: &ContainerConfig) -> Option<Vec<String>> {
@@ -39,28 +39,6 @@ pub fn db_failure_lines(mode: Mode, causes: &[String]) -> Vec<String> {
     lines.extend(causes.iter().map(|c| format!("ERROR: {c}")));
     lines.push(MORE_DETAILS.to_owned());
     lines
-}
-
-/// Lines of the auto-build step (`start` without `--optimized`).
-pub fn augmentation_lines() -> Vec<String> {
-    vec![
-        "Changes detected in configuration. Updating the server image.".to_owned(),
-        "Updating the configuration and installing your custom providers, if any. Please wait."
-            .to_owned(),
-    ]
-}
-
-pub fn augmentation_done_lines() -> Vec<String> {
-    vec![
-        "Server configuration updated and persisted. Run the following command to review the configuration:".to_owned(),
-        String::new(),
-        "\tkc.sh show-config".to_owned(),
-        String::new(),
-        "Next time you run the server, just run:".to_owned(),
-        String::new(),
-        "\tkc.sh start --optimized".to_owned(),
-        String::new(),
-    ]
 }
 
 /// `2025-05-26 10:11:12,345` in UTC.

@@ -47,7 +47,7 @@ fn the_reference_environment_parses_to_a_postgres_production_start() {
     assert_eq!(c.admin_password.as_deref(), Some("kc_admin$123"));
     assert!(c.http_enabled && c.health_enabled);
     assert_eq!(c.hostname.as_deref(), Some("localhost"));
-    assert_eq!(c.boot, Duration::from_secs(8));
+    assert_eq!(c.boot, Duration::from_secs(3));
     assert!(startup_errors(&c).is_none());
     assert!(c.warnings.is_empty());
 }
