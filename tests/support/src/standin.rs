@@ -186,11 +186,13 @@ pub struct ImageSpec {
 }
 
 impl ImageSpec {
-    /// The value of [`LABEL_STANDIN_HASH`] the image must carry to be fresh.
+    /// The value of [`LABEL_STANDIN_HASH`] the image must carry to be fresh. The version
+    /// prefix covers how payloads are laid out (owners, modes), which no input file holds:
+    /// bump it when that changes (v2: `/opt/keycloak` belongs to uid 1000).
     pub fn hash(&self) -> String {
         sha256_hex(
             format!(
-                "standin-v1\n{}\n{}\n{}\n{:?}",
+                "standin-v2\n{}\n{}\n{}\n{:?}",
                 self.image,
                 self.rootfs.hash(),
                 self.input_hash,
