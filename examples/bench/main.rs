@@ -825,14 +825,18 @@ async fn bench(opts: Options) -> anyhow::Result<()> {
     b.sweep_leftovers("the last run").await;
     let load_after = load_average();
 
+    let profile = profile_dir()?
+        .file_name()
+        .map_or("?".into(), |n| n.to_string_lossy().into_owned());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let memory = machine_memory_bytes();
     let mut md = format!(
         "# iamstack benchmark\n\n\
-         {started_at}; iamstack {commit}{}; {} run(s) per path, each on a fresh project.\n\
+         {started_at}; iamstack {commit}{} ({profile} build); {} run(s) per path, each on a \
+         fresh project.\n\
          Machine: {cpus} CPUs, {} memory, Docker {docker_version}; load average {} at the start, \
          {} at the end.\n\
-         Images ({backend}): `{}` ({}), `{}` ({}).\n\n",
+         Images: {backend}: `{}` ({}), `{}` ({}).\n\n",
         if dirty {
             " (with uncommitted changes)"
         } else {
@@ -925,7 +929,7 @@ async fn bench(opts: Options) -> anyhow::Result<()> {
         "iamstack": {
             "commit": commit,
             "uncommitted_changes": dirty,
-            "profile": profile_dir()?.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "profile": profile,
         },
         "paths": report::paths_json(&results),
         "left_behind": b.leftovers,

@@ -192,6 +192,11 @@ impl PathResult {
     }
 }
 
+/// Seconds to the millisecond, for `bench.json`.
+fn ms(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
 pub fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -308,19 +313,24 @@ pub fn paths_json(results: &[PathResult]) -> Value {
                     "path": r.kind.key(),
                     "title": r.kind.title(),
                     "status": r.status(),
-                    "seconds": r.seconds(),
-                    "median_s": r.median(),
-                    "min_s": r.min(),
-                    "max_s": r.max(),
-                    "ratio_to_baseline": ratio(r, baseline),
+                    "seconds": r.seconds().into_iter().map(ms).collect::<Vec<_>>(),
+                    "median_s": r.median().map(ms),
+                    "min_s": r.min().map(ms),
+                    "max_s": r.max().map(ms),
+                    "ratio_to_baseline": ratio(r, baseline).map(ms),
                     "failures": r.failures,
                     "runs": r.runs.iter().map(|run| json!({
                         "round": run.round,
-                        "seconds": run.seconds,
+                        "seconds": ms(run.seconds),
                         "steps": run.steps.iter()
                             .map(|(step, s)| json!({"step": step, "seconds": s}))
                             .collect::<Vec<_>>(),
-                        "breakdown_s": r.kind.is_up().then(|| run.breakdown()),
+                        "breakdown_s": r.kind.is_up().then(|| {
+                            run.breakdown()
+                                .into_iter()
+                                .map(|(c, s)| (c, ms(s)))
+                                .collect::<BTreeMap<_, _>>()
+                        }),
                     })).collect::<Vec<_>>(),
                 })
             })
