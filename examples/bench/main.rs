@@ -859,19 +859,27 @@ async fn bench(opts: Options) -> anyhow::Result<()> {
         "checked afterwards, untimed, by a client-credentials token for `test-client`).\n\n",
     );
     md.push_str(&report::table(&results));
-    md.push_str("\nWhere `up`'s time went (medians over the path's runs, seconds; from the ");
-    md.push_str("`step_finished` events of `up --output json`):\n\n");
-    md.push_str(&report::breakdown_table(&results));
+    if results.iter().any(|r| r.kind.is_up() && !r.runs.is_empty()) {
+        md.push_str("\nWhere `up`'s time went (medians over the path's runs, seconds; from the ");
+        md.push_str("`step_finished` events of `up --output json`):\n\n");
+        md.push_str(&report::breakdown_table(&results));
+    }
     md.push_str("\nNotes:\n");
     let mut notes = vec![
         "Not a test: nothing here asserts a time. Each round runs every path once, in the \
          table's order, so a change of the machine's load spreads over all paths."
             .to_string(),
+    ];
+    if opts.paths.contains(&Kind::Baseline) {
+        notes.push(
         "baseline: examples/bench/baseline.sh, the reference's steps with the `docker` CLI and \
          `curl` (network, volume, Postgres, a `pg_isready` loop, Keycloak with `start`, a \
          /health/ready loop, both polled every second, an admin token, one POST of the realm \
          with its client and user, a GET of the realm). Its objects are removed after it, untimed."
             .to_string(),
+        );
+    }
+    notes.extend([
         format!(
             "iamstack's own = wall time minus the steps {}: what is left is the process start, \
              the engine connection, the project lock, looking at what exists, the port pre-flight, \
@@ -888,7 +896,7 @@ async fn bench(opts: Options) -> anyhow::Result<()> {
         "A path that fails is reported FAILED (with the first reason below) and is not run \
          again; the others go on."
             .to_string(),
-    ];
+    ]);
     if standin {
         notes.push(
             "The stand-in Keycloak is a test double, not Keycloak: it ran with its default cost \
