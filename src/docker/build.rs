@@ -1,7 +1,7 @@
 //! Images iamstack builds itself: building from a Dockerfile held in memory (the engine's build
 //! API with a one-file tar context; no `docker` binary), listing builds by label, removing them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
@@ -62,24 +62,21 @@ fn context(dockerfile: &str) -> std::io::Result<Vec<u8>> {
 }
 
 impl Engine {
-    /// Build `dockerfile` as `tag` with `labels`; `on_line` sees each output line as it comes.
+    /// Build `dockerfile` as `tag`; `on_line` sees each output line as it comes.
     /// Returns the new image's ID. Steps run without a network: a Keycloak build needs none.
     pub async fn build_image(
         &self,
         tag: &str,
         dockerfile: &str,
-        labels: &BTreeMap<String, String>,
         mut on_line: impl FnMut(&str),
     ) -> Result<String, BuildError> {
         let body = context(dockerfile).map_err(|e| BuildError::Failed {
             message: format!("cannot make the build context: {e}"),
             log_tail: Vec::new(),
         })?;
-        let labels: HashMap<&String, &String> = labels.iter().collect();
         let options = BuildImageOptionsBuilder::new()
             .dockerfile("Dockerfile")
             .t(tag)
-            .labels(&labels)
             .rm(true)
             .forcerm(true)
             .networkmode("none")

@@ -93,13 +93,25 @@ impl BuildPlan {
         format!("{REPOSITORY}:{}-{hash}", tag_part(&self.base))
     }
 
-    /// The build's Dockerfile: the base, then `kc.sh build` (exec form: no shell needed in the
-    /// image), which runs as the image's user like Keycloak's own documented Containerfile.
-    pub fn dockerfile(&self) -> String {
+    /// The build's Dockerfile: the base, `kc.sh build` (exec form: no shell needed in the
+    /// image), which runs as the image's user like Keycloak's own documented Containerfile, and
+    /// the labels in one instruction (the engine's build `labels` parameter adds a step per
+    /// label, each a container commit of about a second).
+    pub fn dockerfile(&self, base_id: &str) -> String {
         let mut run = vec!["/opt/keycloak/bin/kc.sh".to_string(), "build".to_string()];
         run.extend(self.arguments());
         let run = serde_json::to_string(&run).unwrap_or_default();
-        format!("FROM {}\nRUN {run}\n", self.base)
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let labels: Vec<String> = self
+            .labels(base_id)
+            .iter()
+            .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+            .collect();
+        format!(
+            "FROM {}\nRUN {run}\nLABEL {}\n",
+            self.base,
+            labels.join(" ")
+        )
     }
 
     /// What the built image says about itself; `down --images` and the pruning of older

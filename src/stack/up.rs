@@ -196,9 +196,7 @@ impl Run<'_> {
         };
         let step = Step::start(self.reporter, change.step().unwrap_or_default());
         let built = engine
-            .build_image(&tag, &build.dockerfile(), &build.labels(base_id), |line| {
-                step.progress(line)
-            })
+            .build_image(&tag, &build.dockerfile(base_id), |line| step.progress(line))
             .await
             .map_err(|error| StackError::build(build, &tag, error));
         let id = step.close(built)?;

@@ -82,11 +82,16 @@ fn base_references_become_valid_tags() {
 }
 
 #[test]
-fn the_dockerfile_runs_kc_sh_build_in_exec_form_on_the_base() {
+fn the_dockerfile_runs_kc_sh_build_in_exec_form_on_the_base_and_labels_the_result() {
     assert_eq!(
-        build().dockerfile(),
+        build().dockerfile("sha256:aaa"),
         "FROM keycloak/keycloak:26.2\n\
-         RUN [\"/opt/keycloak/bin/kc.sh\",\"build\",\"--db=postgres\",\"--health-enabled=true\"]\n"
+         RUN [\"/opt/keycloak/bin/kc.sh\",\"build\",\"--db=postgres\",\"--health-enabled=true\"]\n\
+         LABEL \"dev.iamstack.base-image\"=\"keycloak/keycloak:26.2\" \
+         \"dev.iamstack.base-image-id\"=\"sha256:aaa\" \
+         \"dev.iamstack.base-repository\"=\"keycloak/keycloak\" \
+         \"dev.iamstack.build-options\"=\"--db=postgres --health-enabled=true\" \
+         \"dev.iamstack.built\"=\"keycloak\"\n"
     );
 }
 
