@@ -12,6 +12,7 @@ pub mod error;
 pub mod keycloak;
 pub mod names;
 pub mod report;
+pub mod snapshot;
 pub mod stack;
 pub mod verify;
 pub mod wait;
