@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod snapshot;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "iamstack",
@@ -187,6 +189,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.
     Schema,
+    /// Save the stack's data to a file, or print a cache key for one (`up --from-snapshot` starts from it).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Which stack: shared by every command that talks to Docker.
@@ -334,6 +338,8 @@ pub struct UpArgs {
     pub realm: RealmArgs,
     #[command(flatten)]
     pub provisioning: ProvisionArgs,
+    #[command(flatten)]
+    pub snapshot: snapshot::FromSnapshotArgs,
 
     /// Show what would be created or changed; change nothing.
     #[arg(long)]

@@ -8,9 +8,11 @@
 //!   registry credentials `credentials` finds as the `docker` CLI finds them.
 //! - `registry`: an image's registry (host, `/v2/` URL) and the quick check that it answers.
 //! - `logs`: the tail of a container's output, cleaned of terminal control sequences.
+//! - `archive`: a container's directory as a tar and back (snapshots), image labels.
 //! - `error`: [`EngineError`], one variant per operation, naming the object, with the
 //!   engine's own error as its source.
 
+mod archive;
 mod client;
 pub mod credentials;
 mod error;
@@ -19,6 +21,7 @@ mod objects;
 mod pull;
 pub mod registry;
 
+pub use archive::ArchiveError;
 pub use client::{Engine, MIN_API};
 pub use error::{EngineError, ENGINE_WENT_AWAY};
 pub use logs::{parse_timestamped, LogLine, LogQuery};

@@ -14,6 +14,7 @@ use crate::cli::PullPolicy;
 use crate::docker::{ContainerInfo, Engine};
 use crate::names::Role;
 use crate::report::{Event, Reporter, Step};
+use crate::snapshot::restore::Restore;
 use crate::stack::changes::{self, image_flag, Change, ContainerAction, Observed, Tense, Wanted};
 use crate::stack::error::StackError;
 use crate::stack::plan::{
@@ -33,6 +34,8 @@ pub struct UpOptions {
     pub dry_run: bool,
     /// Check host ports on this machine first (only meaningful for a local engine).
     pub check_ports: bool,
+    /// `--from-snapshot`: Postgres starts on the snapshot's data (`snapshot::restore`).
+    pub snapshot: Option<std::sync::Arc<Restore>>,
 }
 
 /// Where the stack answers, read back from the containers (ports may be engine-chosen).
@@ -100,6 +103,14 @@ pub async fn up(
         provision: provisioning.provision,
         verify: provisioning.verify.is_some(),
     };
+    if let Some(snapshot) = &opts.snapshot {
+        snapshot.refuse_existing(plan, &observed)?;
+        // The images kept are the ones `up` will use; `--pull always` may bring others, so
+        // then only the real run checks, after its pulls.
+        if opts.pull != PullPolicy::Always {
+            snapshot.check_images(plan, &observed)?;
+        }
+    }
     let list = changes::changes(plan, &observed, &wanted)?;
     let run = Run {
         engine,
@@ -155,6 +166,9 @@ impl Run<'_> {
                 }
             }
             rest = changes::stack_changes(self.plan, &observed, wanted);
+        }
+        if let Some(snapshot) = &self.opts.snapshot {
+            snapshot.check_images(self.plan, &observed)?;
         }
         let mut learnt = Learnt::default();
         for change in &rest {
@@ -338,6 +352,11 @@ impl Run<'_> {
                 engine
                     .create_container(&plan.name, plan.create_body())
                     .await?;
+                if let (Role::Postgres, Some(snapshot)) = (plan.role, &self.opts.snapshot) {
+                    snapshot
+                        .restore_into(engine, self.plan, self.reporter)
+                        .await?;
+                }
                 engine.start_container(&plan.name).await?;
             }
         }
@@ -363,6 +382,10 @@ impl Run<'_> {
         for change in &list {
             if let Some(event) = change.object(Tense::DryRun) {
                 self.reporter.emit(event);
+                let snapshot = self.opts.snapshot.as_ref();
+                if let Some(step) = snapshot.and_then(|s| s.planned_after(change)) {
+                    self.reporter.emit(Event::Planned { step });
+                }
                 continue;
             }
             match (change, &endpoints) {
