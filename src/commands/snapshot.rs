@@ -16,7 +16,7 @@ use crate::stack::lock::{self, StackLock};
 pub async fn run(args: SnapshotArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     match args.command {
         SnapshotCommand::Save(args) => run_save(args, reporter).await,
-        SnapshotCommand::Key(args) => run_key(*args).await,
+        SnapshotCommand::Key(args) => run_key(*args, reporter).await,
     }
 }
 
@@ -69,7 +69,7 @@ async fn run_save(args: SnapshotSaveArgs, reporter: &Reporter) -> anyhow::Result
 
 /// The key on stdout, nothing else. Image IDs come from the engine when it answers and has
 /// the images; without them the key names the references only.
-async fn run_key(args: SnapshotKeyArgs) -> anyhow::Result<u8> {
+async fn run_key(args: SnapshotKeyArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     let config = StackConfig::resolve(&args.stack, &args.admin, EngineConfig::from_env())?;
     let realms = realm_digest(&realm_file_bytes(&args.realm.realm_files)?);
     let ids = match Engine::connect(&config.engine).await {
@@ -77,7 +77,14 @@ async fn run_key(args: SnapshotKeyArgs) -> anyhow::Result<u8> {
             engine.image_id(&config.postgres_image).await?,
             engine.image_id(&config.keycloak_image).await?,
         ),
-        Err(_) => (None, None),
+        Err(e) => {
+            reporter.emit(Event::Warning {
+                message: format!(
+                    "{e}: the key names the images by reference only, not by their local IDs"
+                ),
+            });
+            (None, None)
+        }
     };
     println!("{}", cache_key(&KeyInputs::new(&config, ids, realms)));
     Ok(exit::OK)

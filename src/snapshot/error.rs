@@ -8,10 +8,10 @@ use crate::error::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("cannot read snapshot `{}`: {source}", path.display())]
+    #[error("cannot read snapshot `{}`: {cause}", path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(
@@ -62,10 +62,11 @@ pub enum SnapshotError {
         what: String,
     },
 
-    #[error("cannot write snapshot `{}`: {source}", path.display())]
+    /// The cause is in the sentence (not chained), so it is said once.
+    #[error("cannot write snapshot `{}`: {cause}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error("failed to restore the data directory into container `{container}`: {cause}")]

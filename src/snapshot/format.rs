@@ -63,9 +63,9 @@ pub fn check_file(path: &Path) -> Result<Checked, SnapshotError> {
         path: path.to_path_buf(),
         cause,
     };
-    let file = std::fs::File::open(path).map_err(|source| SnapshotError::Unreadable {
+    let file = std::fs::File::open(path).map_err(|cause| SnapshotError::Unreadable {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     check(io::BufReader::new(file)).map_err(corrupt)
 }

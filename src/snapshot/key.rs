@@ -97,7 +97,8 @@ mod tests {
     #[test]
     fn every_input_changes_the_key() {
         let base = cache_key(&inputs());
-        let changes: Vec<(&str, fn(&mut KeyInputs))> = vec![
+        type Change = fn(&mut KeyInputs);
+        let changes: Vec<(&str, Change)> = vec![
             ("version", |i| i.iamstack_version = "0.2.0".into()),
             ("pg image", |i| i.postgres_image = "postgres:17.5".into()),
             ("pg id", |i| i.postgres_image_id = Some("sha256:new".into())),

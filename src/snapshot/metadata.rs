@@ -145,12 +145,14 @@ pub fn settings_mismatches(meta: &Metadata, config: &StackConfig) -> Vec<Mismatc
             "--postgres-password or POSTGRES_PASSWORD in --env-file",
         ),
     ];
+    // Named by the start of their digests: enough to tell them apart, never the value.
+    let digest = |hex: &str| format!("one whose SHA-256 starts `{}`", &hex[..hex.len().min(8)]);
     for (what, recorded, wanted, fix) in secrets {
         if secret(recorded, wanted) {
             found.push(Mismatch {
                 what,
-                snapshot: "another password (its SHA-256 digest differs)".into(),
-                this_up: "this one".into(),
+                snapshot: digest(recorded),
+                this_up: digest(&sha256_hex(wanted.as_bytes())),
                 fix,
             });
         }
@@ -275,6 +277,16 @@ pub(crate) mod tests {
         assert!(!text.contains("s3cret-new"), "{text}");
         assert!(!text.contains(&config.admin.password), "{text}");
         assert!(text.contains("--admin-password"), "{text}");
+        let starts = |v: &str| sha256_hex(v.as_bytes())[..8].to_string();
+        assert!(
+            text.contains(&format!(
+                "admin password: the snapshot has one whose SHA-256 starts `{}`, this `up` \
+                 would use one whose SHA-256 starts `{}`",
+                starts(&config.admin.password),
+                starts("s3cret-new")
+            )),
+            "{text}"
+        );
         assert!(
             text.contains("the snapshot has `keycloak`, this `up` would use `kc`"),
             "{text}"

@@ -76,9 +76,9 @@ pub async fn save(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let write_error = |source| SnapshotError::Write {
+    let write_error = |cause| SnapshotError::Write {
         path: req.file.to_path_buf(),
-        source,
+        cause,
     };
     let raw = tempfile::tempfile_in(&dir).map_err(write_error)?;
     let partial = tempfile::Builder::new()
@@ -95,7 +95,7 @@ pub async fn save(
     let copied = tokio::select! {
         copied = copied => copied,
         _ = tokio::signal::ctrl_c() => Err(anyhow::Error::new(Interrupted)
-            .context("stopped at Ctrl-C: no snapshot was written")),
+            .context("stopped at Ctrl-C: the stack runs again; no snapshot was written")),
     };
     let (raw, data_bytes) = match copied {
         Ok(done) => done,
@@ -289,7 +289,7 @@ async fn compress(
         Ok((partial, size))
     })
     .await?;
-    written.map_err(|source| SnapshotError::Write { path, source }.into())
+    written.map_err(|cause| SnapshotError::Write { path, cause }.into())
 }
 
 /// Start what is stopped, Postgres first, and wait until each is ready, as `up` does.
