@@ -100,6 +100,9 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         result = stack_up::up(&engine, &plan, &opts, &provisioning, reporter, &created) => result,
         _ = tokio::signal::ctrl_c() => {
             let stopped = interrupted(&engine, &plan, &created, reporter).await;
+            if let Some(snapshot) = &opts.snapshot {
+                snapshot.remove_partial(&engine, &plan).await;
+            }
             release(lock, &engine, reporter).await;
             return stopped;
         }

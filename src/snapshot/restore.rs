@@ -15,6 +15,7 @@
 //! official image's contract, which the test stand-in keeps).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::stream;
@@ -37,6 +38,9 @@ const CHUNK: usize = 1024 * 1024;
 pub struct Restore {
     pub path: PathBuf,
     pub checked: Checked,
+    /// Set while the data is being extracted: a Ctrl-C then leaves a partial data directory,
+    /// which [`Restore::remove_partial`] deletes.
+    extracting: AtomicBool,
 }
 
 impl Restore {
@@ -61,6 +65,7 @@ impl Restore {
         Ok(Restore {
             path: path.to_path_buf(),
             checked,
+            extracting: AtomicBool::new(false),
         })
     }
 
@@ -136,13 +141,13 @@ impl Restore {
     ) -> anyhow::Result<()> {
         let step = Step::start(reporter, "restore snapshot");
         let container = &plan.postgres.name;
+        self.extracting.store(true, Ordering::SeqCst);
         let result = self.extract(engine, container).await;
         if result.is_err() {
             let _ = engine.remove_container(container).await;
-            if let DataPlan::Volume { name, .. } = &plan.data {
-                let _ = engine.remove_volume(name).await;
-            }
+            remove_volume(engine, plan).await;
         }
+        self.extracting.store(false, Ordering::SeqCst);
         step.close_with(result, |()| {
             Some(format!(
                 "{:.1} MiB of data from `{}`",
@@ -190,6 +195,24 @@ impl Restore {
     }
 }
 
+impl Restore {
+    /// After a Ctrl-C (once `up`'s rollback removed the containers it created): a restore cut
+    /// short leaves a partial data directory in the volume, which a later `up` would start
+    /// Postgres on; it is removed. Nothing happens when no restore was under way.
+    pub async fn remove_partial(&self, engine: &Engine, plan: &StackPlan) {
+        if self.extracting.load(Ordering::SeqCst) {
+            let _ = engine.remove_container(&plan.postgres.name).await;
+            remove_volume(engine, plan).await;
+        }
+    }
+}
+
+async fn remove_volume(engine: &Engine, plan: &StackPlan) {
+    if let DataPlan::Volume { name, .. } = &plan.data {
+        let _ = engine.remove_volume(name).await;
+    }
+}
+
 /// `--from-snapshot` restores into the stack's named volume only: a host directory may hold
 /// data (and is never emptied by `down`), so it is refused rather than written into.
 fn refuse_data_elsewhere(config: &StackConfig) -> Result<(), SnapshotError> {
@@ -217,6 +240,7 @@ mod tests {
                 entries: 3,
                 data_bytes: 42,
             },
+            extracting: AtomicBool::new(false),
         }
     }
 
