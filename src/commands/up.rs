@@ -101,7 +101,7 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         _ = tokio::signal::ctrl_c() => {
             let stopped = interrupted(&engine, &plan, &created, reporter).await;
             if let Some(snapshot) = &opts.snapshot {
-                snapshot.remove_partial(&engine, &plan).await;
+                snapshot.remove_partial(&engine, &plan, reporter).await;
             }
             release(lock, &engine, reporter).await;
             return stopped;

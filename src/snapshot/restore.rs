@@ -199,10 +199,17 @@ impl Restore {
     /// After a Ctrl-C (once `up`'s rollback removed the containers it created): a restore cut
     /// short leaves a partial data directory in the volume, which a later `up` would start
     /// Postgres on; it is removed. Nothing happens when no restore was under way.
-    pub async fn remove_partial(&self, engine: &Engine, plan: &StackPlan) {
+    pub async fn remove_partial(&self, engine: &Engine, plan: &StackPlan, reporter: &Reporter) {
         if self.extracting.load(Ordering::SeqCst) {
             let _ = engine.remove_container(&plan.postgres.name).await;
             remove_volume(engine, plan).await;
+            reporter.emit(crate::report::Event::Warning {
+                message: format!(
+                    "the restore of `{}` was cut short: its partly restored {} was removed",
+                    self.path.display(),
+                    plan.data.describe()
+                ),
+            });
         }
     }
 }
