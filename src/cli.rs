@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod snapshot;
 mod stack;
 pub use stack::{ProjectArgs, PullPolicy, StackArgs};
 
@@ -190,6 +191,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print the JSON Schema of realm files (Keycloak 26.2's RealmRepresentation), for editors.
     Schema,
+    /// Save the stack's data to a file, or print a cache key for one (`up --from-snapshot` starts from it).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Keycloak's bootstrap admin, used to log in to the admin API.
@@ -246,6 +249,8 @@ pub struct UpArgs {
     pub realm: RealmArgs,
     #[command(flatten)]
     pub provisioning: ProvisionArgs,
+    #[command(flatten)]
+    pub snapshot: snapshot::FromSnapshotArgs,
 
     /// Show what would be created or changed; change nothing.
     #[arg(long)]

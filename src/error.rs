@@ -87,6 +87,9 @@ fn kind_of(cause: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     if let Some(e) = cause.downcast_ref::<StackError>() {
         return e.kind();
     }
+    if let Some(e) = cause.downcast_ref::<crate::snapshot::SnapshotError>() {
+        return e.kind();
+    }
     if let Some(e) = cause.downcast_ref::<crate::stack::lock::LockError>() {
         return e.kind();
     }

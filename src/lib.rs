@@ -12,6 +12,7 @@ pub mod error;
 pub mod keycloak;
 pub mod names;
 pub mod report;
+pub mod snapshot;
 pub mod stack;
 pub mod verify;
 pub mod wait;
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => commands::export::run(args, &reporter).await,
         Command::Doctor(args) => commands::doctor::run(args, &reporter).await,
         Command::Schema => commands::schema::run(),
+        Command::Snapshot(args) => commands::snapshot::run(args, &reporter).await,
     }
 }

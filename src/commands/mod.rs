@@ -8,6 +8,7 @@ pub mod env;
 pub mod export;
 pub mod logs;
 pub mod schema;
+pub mod snapshot;
 pub mod status;
 pub mod token;
 pub mod up;

@@ -11,6 +11,7 @@ use crate::error::{exit, Interrupted};
 use crate::keycloak::discovery::front_end_url;
 use crate::keycloak::{self, RealmFile};
 use crate::report::{Event, OidcValue, Reporter, Step};
+use crate::snapshot::restore::Restore;
 use crate::stack::lock::StackLock;
 use crate::stack::plan::{self, host_port, StackPlan};
 use crate::stack::provision::Provisioning;
@@ -32,6 +33,11 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
     if let (false, Some(message)) = (args.no_provision, image_warning) {
         reporter.emit(Event::Warning { message });
     }
+    // A snapshot is read whole and compared with the settings before anything else.
+    let snapshot = match &args.snapshot.from_snapshot {
+        Some(file) => Some(std::sync::Arc::new(Restore::open(file, &config).await?)),
+        None => None,
+    };
     let plan = plan::plan(&config);
     let started = Instant::now();
 
@@ -55,6 +61,7 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         timeout: config.timeout,
         dry_run: args.dry_run,
         check_ports: config.engine.is_local(),
+        snapshot,
     };
     // `--verify` checks the realm files' values, with the issuer host pinned to KC_HOSTNAME.
     let verify_target = |url: url::Url| {
@@ -93,6 +100,9 @@ pub async fn run(args: UpArgs, reporter: &Reporter) -> anyhow::Result<u8> {
         result = stack_up::up(&engine, &plan, &opts, &provisioning, reporter, &created) => result,
         _ = tokio::signal::ctrl_c() => {
             let stopped = interrupted(&engine, &plan, &created, reporter).await;
+            if let Some(snapshot) = &opts.snapshot {
+                snapshot.remove_partial(&engine, &plan, reporter).await;
+            }
             release(lock, &engine, reporter).await;
             return stopped;
         }

@@ -10,9 +10,11 @@
 //! - `logs`: the tail of a container's output, cleaned of terminal control sequences.
 //! - `build`: building an image from an in-memory Dockerfile (the optimized Keycloak), listing
 //!   and removing the images iamstack built.
+//! - `archive`: a container's directory as a tar and back (snapshots), image labels.
 //! - `error`: [`EngineError`], one variant per operation, naming the object, with the
 //!   engine's own error as its source.
 
+mod archive;
 mod build;
 mod client;
 pub mod credentials;
@@ -22,6 +24,7 @@ mod objects;
 mod pull;
 pub mod registry;
 
+pub use archive::ArchiveError;
 pub use build::{BuildError, BuiltImage, ImageRemoval, BUILD_LOG_TAIL};
 pub use client::{Engine, MIN_API};
 pub use error::{EngineError, ENGINE_WENT_AWAY};

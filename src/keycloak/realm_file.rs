@@ -30,7 +30,7 @@ pub use error::RealmFileError;
 pub use limits::{
     ALIAS_EXPANSION_FACTOR, MAX_NESTING_DEPTH, MAX_REALM_FILE_BYTES, MIN_EXPANSION_BUDGET,
 };
-pub use load::{load_realm_files, load_realm_files_with};
+pub use load::{load_realm_files, load_realm_files_with, realm_file_bytes, realm_file_paths};
 pub use model::{
     ClientSpec, Password, RealmFile, UserSpec, BUILTIN_ORIGIN, BUILTIN_REALM, CLIENT_SET_FIELDS,
     IMPORT_ONLY_REALM_KEYS, UPDATE_PASSWORD, USER_SET_FIELDS,

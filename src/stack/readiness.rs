@@ -85,7 +85,7 @@ pub async fn current(engine: &Engine, name: &str) -> anyhow::Result<ContainerInf
 }
 
 /// Poll `probe` (Ok(()) when ready) until ready, failed, exited or out of budget.
-async fn wait_ready<F, Fut>(
+pub(crate) async fn wait_ready<F, Fut>(
     engine: &Engine,
     name: &str,
     role: Role,

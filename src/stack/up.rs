@@ -14,6 +14,7 @@ use crate::cli::PullPolicy;
 use crate::docker::{ContainerInfo, Engine};
 use crate::names::{self, Role};
 use crate::report::{Event, Reporter, Step};
+use crate::snapshot::restore::Restore;
 use crate::stack::changes::{self, image_flag, Change, ContainerAction, Observed, Tense, Wanted};
 use crate::stack::error::StackError;
 use crate::stack::optimize::{self, BuildPlan};
@@ -34,6 +35,8 @@ pub struct UpOptions {
     pub dry_run: bool,
     /// Check host ports on this machine first (only meaningful for a local engine).
     pub check_ports: bool,
+    /// `--from-snapshot`: Postgres starts on the snapshot's data (`snapshot::restore`).
+    pub snapshot: Option<std::sync::Arc<Restore>>,
 }
 
 /// Where the stack answers, read back from the containers (ports may be engine-chosen).
@@ -101,6 +104,14 @@ pub async fn up(
         provision: provisioning.provision,
         verify: provisioning.verify.is_some(),
     };
+    if let Some(snapshot) = &opts.snapshot {
+        snapshot.refuse_existing(plan, &observed)?;
+        // The images kept are the ones `up` will use; `--pull always` may bring others, so
+        // then only the real run checks, after its pulls.
+        if opts.pull != PullPolicy::Always {
+            snapshot.check_images(plan, &observed)?;
+        }
+    }
     let list = changes::changes(plan, &observed, &wanted)?;
     let run = Run {
         engine,
@@ -154,6 +165,9 @@ impl Run<'_> {
                 Role::Keycloak => observed.keycloak_image = Some(id),
                 Role::Network | Role::Data => {}
             }
+        }
+        if let Some(snapshot) = &self.opts.snapshot {
+            snapshot.check_images(self.plan, &observed)?;
         }
         let build = changes::build_change(self.plan, &observed);
         if let Some(build) = &self.plan.keycloak_build {
@@ -382,6 +396,11 @@ impl Run<'_> {
                 engine
                     .create_container(&plan.name, plan.create_body())
                     .await?;
+                if let (Role::Postgres, Some(snapshot)) = (plan.role, &self.opts.snapshot) {
+                    snapshot
+                        .restore_into(engine, self.plan, self.reporter)
+                        .await?;
+                }
                 engine.start_container(&plan.name).await?;
             }
         }
@@ -407,6 +426,10 @@ impl Run<'_> {
         for change in &list {
             if let Some(event) = change.object(Tense::DryRun) {
                 self.reporter.emit(event);
+                let snapshot = self.opts.snapshot.as_ref();
+                if let Some(step) = snapshot.and_then(|s| s.planned_after(change)) {
+                    self.reporter.emit(Event::Planned { step });
+                }
                 continue;
             }
             match (change, &endpoints) {

@@ -31,16 +31,8 @@ pub fn load_realm_files_with(
             lookup,
         )?]);
     }
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            files.extend(realm_files_in(path)?);
-        } else {
-            files.push(path.clone());
-        }
-    }
     let mut realms: Vec<RealmFile> = Vec::new();
-    for file in files {
+    for file in realm_file_paths(paths)? {
         let text = read_text(&file)?;
         let json = format_of(&file) == Some(Format::Json);
         let realm = parse_realm_file(&text, &file.display().to_string(), json, lookup)?;
@@ -54,6 +46,32 @@ pub fn load_realm_files_with(
         realms.push(realm);
     }
     Ok(realms)
+}
+
+/// The files `paths` name, in the order they are loaded: each file as given, each directory's
+/// realm files sorted by name. No paths: none (the built-in realm is not a file).
+pub fn realm_file_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RealmFileError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(realm_files_in(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// The bytes of the realm files `paths` name, in load order (the built-in realm's without
+/// paths): what a snapshot's cache key and metadata hash. Each file within the size limit.
+pub fn realm_file_bytes(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, RealmFileError> {
+    if paths.is_empty() {
+        return Ok(vec![BUILTIN_REALM.as_bytes().to_vec()]);
+    }
+    realm_file_paths(paths)?
+        .iter()
+        .map(|file| read_text(file).map(String::into_bytes))
+        .collect()
 }
 
 /// A realm file's text: at most [`MAX_REALM_FILE_BYTES`] (told by its length before reading,
