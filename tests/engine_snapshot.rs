@@ -70,6 +70,9 @@ async fn nothing_left(ctx: &Ctx) {
     );
 }
 
+/// What Keycloak logs when it creates its schema in an empty database.
+const SCHEMA_CREATED: &str = "Initializing database schema";
+
 #[tokio::test]
 async fn a_saved_snapshot_starts_a_fresh_stack_without_initdb_or_admin_writes() {
     let Some(ctx) = setup().await else { return };
@@ -79,6 +82,12 @@ async fn a_saved_snapshot_starts_a_fresh_stack_without_initdb_or_admin_writes() 
     let first = ctx.iamstack(&provisioned(&ctx, &[])).await;
     assert_eq!(first.code, 0, "first up: {}", first.describe());
     assert_eq!(first.action("realm", "testing").as_deref(), Some("created"));
+    // Keycloak's Liquibase line on a database without its schema (the double logs it too).
+    let first_kc_log = logs(&ctx, "keycloak").await;
+    assert!(
+        first_kc_log.contains(SCHEMA_CREATED),
+        "an empty database gets Keycloak's schema: {first_kc_log}"
+    );
 
     let saved = save(&ctx, &file).await;
     assert_eq!(saved.code, 0, "snapshot save: {}", saved.describe());
@@ -204,6 +213,11 @@ async fn a_saved_snapshot_starts_a_fresh_stack_without_initdb_or_admin_writes() 
     );
     // Both the official entrypoint and the stand-in's say this after an initdb.
     assert!(!pg_log.contains("init process complete"), "{pg_log}");
+    let restored_kc_log = logs(&ctx, "keycloak").await;
+    assert!(
+        !restored_kc_log.contains(SCHEMA_CREATED),
+        "the restored database has Keycloak's schema: {restored_kc_log}"
+    );
 
     // Zero admin writes: the double logs each request it serves; the official image does not.
     if ctx.images.backend == Backend::Standin {
