@@ -147,12 +147,23 @@ async fn up_pulls_both_images_from_a_registry_with_byte_progress() {
     for image in [&postgres, &keycloak] {
         assert!(steps.contains(&format!("pull {image}")), "{steps:?}");
     }
-    let running: Option<String> = ctx
+    // Keycloak runs the optimized image `up` built from the pulled one.
+    let running = ctx
         .inspect("keycloak")
         .await
         .and_then(|c| c.config)
-        .and_then(|c| c.image);
-    assert_eq!(running.as_deref(), Some(keycloak.as_str()));
+        .and_then(|c| c.image)
+        .expect("Keycloak's image");
+    let pulled_id = ctx.docker.inspect_image(&keycloak).await.unwrap().id;
+    let built = ctx.docker.inspect_image(&running).await.unwrap();
+    let labels = built.config.and_then(|c| c.labels).unwrap_or_default();
+    assert_eq!(
+        labels.get("dev.iamstack.base-image"),
+        Some(&keycloak),
+        "{running}"
+    );
+    assert_eq!(labels.get("dev.iamstack.base-image-id"), pulled_id.as_ref());
+    // The build inherits the test image's test-run label: the sweep removes it.
 }
 
 #[tokio::test]
