@@ -31,19 +31,28 @@ async fn registry(credentials: Option<(&str, &str)>) -> Option<LocalRegistry> {
     started
 }
 
-/// Push Postgres as it is (`library/postgres:17.4`) and Keycloak with a fresh random layer of
-/// `mib` MiB (`keycloak/keycloak:<tag>`), so its pull downloads that layer for real; neither
-/// reference stays on the engine. The two references.
+/// Push Postgres with a 1 KiB random layer (`library/postgres:17.4`) and Keycloak with a fresh
+/// random layer of `mib` MiB (`keycloak/keycloak:<tag>`), so its pull downloads that layer for
+/// real; neither reference stays on the engine. Both carry the test-run label, so what `up`
+/// pulls (and builds from them) is swept with the test. The two references.
 async fn publish(ctx: &Ctx, reg: &LocalRegistry, tag: &str, mib: usize) -> (String, String) {
+    let local_postgres = format!("iamstack-test/pull-{}-postgres:{tag}", ctx.project());
+    build_with_random_layer(
+        &ctx.docker,
+        &ctx.images.postgres,
+        &local_postgres,
+        1 << 10,
+        &ctx.run.labels(),
+    )
+    .await
+    .expect("build the postgres test image");
     let postgres = reg
-        .push(
-            &ctx.docker,
-            &ctx.images.postgres,
-            "library/postgres",
-            "17.4",
-        )
+        .push(&ctx.docker, &local_postgres, "library/postgres", "17.4")
         .await
         .expect("push postgres");
+    reg.forget_locally(&ctx.docker, &local_postgres)
+        .await
+        .unwrap();
     let local = format!("iamstack-test/pull-{}:{tag}", ctx.project());
     build_with_random_layer(
         &ctx.docker,
