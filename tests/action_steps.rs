@@ -1,6 +1,7 @@
 //! The GitHub Action's steps that need no Docker engine, run as action.yml runs them (bash, the
 //! step's environment, `$GITHUB_OUTPUT` a temporary file): naming an existing binary, the cache
-//! key, and refusing a bad `verify` input. `tests/engine_action.rs` runs the rest on an engine.
+//! key, refusing a bad `verify` or `ephemeral` input, and passing `ephemeral` and
+//! `from-snapshot` on. `tests/engine_action.rs` runs the rest on an engine.
 
 use std::process::{Command, Output};
 
@@ -112,4 +113,79 @@ fn a_verify_input_other_than_true_or_false_is_refused_before_anything_runs() {
         text(&out)
     );
     assert!(!marker.exists(), "iamstack ran despite the bad input");
+}
+
+/// A fake `iamstack` that appends its arguments and the IAMSTACK_* variables it sees to `log`.
+fn recording_binary(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let log = dir.join("calls");
+    let fake = dir.join("iamstack");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"args: $*\" >> '{log}'\nenv | grep '^IAMSTACK_' | sort >> '{log}'\n",
+            log = log.display()
+        ),
+    )
+    .expect("write the fake binary");
+    let mut perms = std::fs::metadata(&fake).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&fake, perms).expect("chmod");
+    (fake, log)
+}
+
+#[test]
+fn the_ephemeral_and_from_snapshot_inputs_reach_iamstack_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (fake, log) = recording_binary(dir.path());
+    let out = step(
+        "up.sh",
+        &[
+            ("IAMSTACK_BIN", fake.to_str().expect("utf-8 path")),
+            ("INPUT_EPHEMERAL", "true"),
+            ("INPUT_FROM_SNAPSHOT", "ci/iam.snapshot.tar.gz"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let calls = std::fs::read_to_string(&log).expect("the binary ran");
+    let up = calls
+        .split("args: ")
+        .find(|c| c.contains(" up "))
+        .unwrap_or_else(|| panic!("an `up` call: {calls}"));
+    assert!(up.contains("IAMSTACK_EPHEMERAL=true"), "{calls}");
+    assert!(
+        up.contains("IAMSTACK_FROM_SNAPSHOT=ci/iam.snapshot.tar.gz"),
+        "{calls}"
+    );
+
+    // Left at their defaults, neither is set.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (fake, log) = recording_binary(dir.path());
+    let out = step(
+        "up.sh",
+        &[("IAMSTACK_BIN", fake.to_str().expect("utf-8 path"))],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let calls = std::fs::read_to_string(&log).expect("the binary ran");
+    assert!(!calls.contains("IAMSTACK_EPHEMERAL"), "{calls}");
+    assert!(!calls.contains("IAMSTACK_FROM_SNAPSHOT"), "{calls}");
+}
+
+#[test]
+fn an_ephemeral_input_other_than_true_or_false_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (fake, log) = recording_binary(dir.path());
+    let out = step(
+        "up.sh",
+        &[
+            ("IAMSTACK_BIN", fake.to_str().expect("utf-8 path")),
+            ("INPUT_EPHEMERAL", "yes"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("the ephemeral input is `yes`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!log.exists(), "iamstack ran despite the bad input");
 }
