@@ -225,7 +225,7 @@ async fn no_optimize_runs_the_image_as_it_is_which_updates_itself_at_start() {
 }
 
 #[tokio::test]
-async fn a_failed_build_is_exit_9_with_the_build_output_and_creates_nothing() {
+async fn a_failed_build_is_exit_9_with_the_build_output_and_leaves_nothing() {
     let Some(ctx) = setup().await else { return };
     // Not a database Keycloak knows: `kc.sh build` rejects it.
     let out = ctx.up(&["--keycloak-env", "KC_DB=nosuchdb"]).await;
@@ -240,6 +240,11 @@ async fn a_failed_build_is_exit_9_with_the_build_output_and_creates_nothing() {
     ] {
         assert!(failure.contains(part), "`{part}` in: {}", out.describe());
     }
+    assert!(
+        !failure.contains('\u{1b}'),
+        "the build's colours are stripped: {failure:?}"
+    );
+    // The build ran beside Postgres's start: what that made is removed again.
     assert!(ctx.inspect("postgres").await.is_none());
     assert!(ctx.inspect("keycloak").await.is_none());
     assert!(!ctx.volume_exists().await);

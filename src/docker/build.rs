@@ -10,6 +10,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::error::{is_conflict, is_not_found};
+use super::logs::clean_log_line;
 use super::{Engine, EngineError};
 
 /// How many of the build's last output lines an error carries.
@@ -97,15 +98,15 @@ impl Engine {
                 return Err(failed(error, tail));
             }
             for line in info.stream.unwrap_or_default().lines() {
-                let line = line.trim_end();
+                let line = clean_log_line(line);
                 if line.is_empty() {
                     continue;
                 }
-                on_line(line);
+                on_line(&line);
                 if tail.len() == BUILD_LOG_TAIL {
                     tail.pop_front();
                 }
-                tail.push_back(line.to_string());
+                tail.push_back(line);
             }
         }
         match self.image_id(tag).await {

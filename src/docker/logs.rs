@@ -106,8 +106,9 @@ impl Engine {
     }
 }
 
-/// Strip terminal control sequences and trailing whitespace from a log line.
-fn clean_log_line(line: &str) -> String {
+/// Strip terminal control sequences and trailing whitespace from a log line (also a build's
+/// output, whose error lines the engine colours).
+pub(super) fn clean_log_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {

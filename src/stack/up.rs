@@ -12,12 +12,11 @@ use url::Url;
 
 use crate::cli::PullPolicy;
 use crate::docker::{ContainerInfo, Engine};
-use crate::names::{self, Role};
+use crate::names::Role;
 use crate::report::{Event, Reporter, Step};
 use crate::snapshot::restore::Restore;
 use crate::stack::changes::{self, image_flag, Change, ContainerAction, Observed, Tense, Wanted};
 use crate::stack::error::StackError;
-use crate::stack::optimize::{self, BuildPlan};
 use crate::stack::plan::{
     host_port, ContainerPlan, DataPlan, StackPlan, KEYCLOAK_HTTP_PORT, KEYCLOAK_MANAGEMENT_PORT,
     POSTGRES_CONTAINER_PORT,
@@ -170,10 +169,7 @@ impl Run<'_> {
             snapshot.check_images(self.plan, &observed)?;
         }
         let build = changes::build_change(self.plan, &observed);
-        if let Some(build) = &self.plan.keycloak_build {
-            let base_id = observed.keycloak_image.clone().unwrap_or_default();
-            observed.built_image = Some(self.optimized_image(build, &base_id).await?);
-        }
+        let pending = self.keep_or_build(&mut observed).await?;
         let (plan, observed) = changes::optimized_view(self.plan, &observed);
         let rest = changes::stack_changes(&plan, &observed, wanted);
         let run = Run {
@@ -181,7 +177,33 @@ impl Run<'_> {
             ..*self
         };
         let mut learnt = Learnt::default();
-        for change in &rest {
+        // A build still to do runs beside everything before Keycloak's container (network,
+        // data, Postgres and its wait): only Keycloak needs the image.
+        let keycloak_at = rest
+            .iter()
+            .position(|c| {
+                matches!(
+                    c,
+                    Change::Container {
+                        role: Role::Keycloak,
+                        ..
+                    }
+                )
+            })
+            .unwrap_or(rest.len());
+        let (before, after) = match &pending {
+            Some(_) => rest.split_at(keycloak_at),
+            None => rest.split_at(0),
+        };
+        match &pending {
+            Some(pending) => run.build_beside(pending, before, &mut learnt).await?,
+            None => {
+                for change in before {
+                    run.execute_one(change, &mut learnt).await?;
+                }
+            }
+        }
+        for change in after {
             run.execute_one(change, &mut learnt).await?;
         }
         Ok(UpOutcome {
@@ -192,31 +214,6 @@ impl Run<'_> {
                 .chain(&rest)
                 .any(Change::changes_something),
         })
-    }
-
-    /// The optimized Keycloak image: kept when built already, else built as its own step (its
-    /// output shown as the step's detail); returns its ID. Older builds of the same base
-    /// repository are removed afterwards (those still used by a container stay).
-    async fn optimized_image(&self, build: &BuildPlan, base_id: &str) -> anyhow::Result<String> {
-        let engine = self.engine;
-        let tag = build.tag(base_id);
-        if let Some(id) = engine.image_id(&tag).await? {
-            self.report(&Change::KeepBuilt { image: tag });
-            return Ok(id);
-        }
-        let change = Change::Build {
-            base: build.base.clone(),
-            tag: Some(tag.clone()),
-        };
-        let step = Step::start(self.reporter, change.step().unwrap_or_default());
-        let built = engine
-            .build_image(&tag, &build.dockerfile(base_id), |line| step.progress(line))
-            .await
-            .map_err(|error| StackError::build(build, &tag, error));
-        let id = step.close(built)?;
-        self.report(&change);
-        prune_older_builds(engine, build, &tag).await;
-        Ok(id)
     }
 
     /// The images step: keep or pull each image (pulls run at once); returns the pulled ones'
@@ -449,25 +446,6 @@ impl Run<'_> {
     }
 }
 
-/// Keep the newest build per base repository: remove iamstack's other builds of it, by tag
-/// (a build that lost its tag to a parallel build of the same tag goes too). In use, or any
-/// engine error: left as it is, the `up` is not failed for a cache's tidiness.
-async fn prune_older_builds(engine: &Engine, build: &BuildPlan, tag: &str) {
-    let repository = optimize::repository(&build.base);
-    let Ok(images) = engine
-        .images_labelled(names::LABEL_BASE_REPOSITORY, Some(repository))
-        .await
-    else {
-        return;
-    };
-    for image in images {
-        if !image.labels.contains_key(names::LABEL_BUILT) || image.tags.iter().any(|t| t == tag) {
-            continue;
-        }
-        let _ = engine.remove_image(&image.id).await;
-    }
-}
-
 fn published(c: &ContainerInfo, container_port: u16) -> anyhow::Result<u16> {
     c.host_port(container_port).ok_or_else(|| {
         StackError::NoPublishedPort {
@@ -477,6 +455,8 @@ fn published(c: &ContainerInfo, container_port: u16) -> anyhow::Result<u16> {
         .into()
     })
 }
+
+mod build;
 
 #[cfg(test)]
 mod tests {
