@@ -95,7 +95,13 @@ impl Run {
             .filter(|(c, _)| SERVICE.contains(c))
             .map(|(_, s)| s)
             .sum();
-        by.insert(OWN, self.seconds - service);
+        // A build runs beside Postgres's start and wait (`up` does so when no Keycloak
+        // container exists, as in every bench run): the two overlap, so only the longer counts.
+        let overlap = match (by.get("build"), by.get("wait postgres")) {
+            (Some(build), Some(postgres)) => build.min(*postgres),
+            _ => 0.0,
+        };
+        by.insert(OWN, self.seconds - (service - overlap));
         by
     }
 }
