@@ -41,9 +41,6 @@ const USAGE: &str = "usage: cargo run --example bench -- [--runs N] [--out DIR] 
 /// children, so the default is what they provision).
 const CLIENT_ID: &str = "test-client";
 const CLIENT_SECRET: &str = "g9YAmxsqegIvI1c4Bxsn3z949vcGsIf6";
-/// The label on the optimized images iamstack builds, and the base image ID they record.
-const LABEL_BUILT: &str = "dev.iamstack.built";
-const LABEL_BASE_IMAGE_ID: &str = "dev.iamstack.base-image-id";
 
 struct Options {
     runs: usize,

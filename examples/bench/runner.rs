@@ -15,7 +15,8 @@ use tokio::process::Command;
 
 use crate::machine::image_id;
 use crate::report::{Kind, PathResult, Run};
-use crate::{CLIENT_ID, CLIENT_SECRET, LABEL_BASE_IMAGE_ID, LABEL_BUILT};
+use crate::{CLIENT_ID, CLIENT_SECRET};
+use iamstack::names::{LABEL_BASE_IMAGE_ID, LABEL_BUILT};
 
 /// What one run of the iamstack binary gave.
 pub(crate) struct Output {

@@ -33,10 +33,6 @@ use crate::stack::readiness::{current, wait_ready};
 use crate::stack::status::probe_addr;
 use crate::wait::{self, PgRefusal, Probe};
 
-/// The labels an image iamstack built (the optimized Keycloak) carries about its base.
-const LABEL_BASE_IMAGE: &str = "dev.iamstack.base-image";
-const LABEL_BASE_IMAGE_ID: &str = "dev.iamstack.base-image-id";
-
 /// What `save` needs to know beyond the engine.
 pub struct SaveRequest<'a> {
     pub project: &'a str,
@@ -203,8 +199,8 @@ async fn image_record(engine: &Engine, c: &ContainerInfo) -> anyhow::Result<Imag
     Ok(ImageRecord {
         image: c.image.clone(),
         image_id: c.image_id.clone(),
-        base_image: labels.get(LABEL_BASE_IMAGE).cloned(),
-        base_image_id: labels.get(LABEL_BASE_IMAGE_ID).cloned(),
+        base_image: labels.get(names::LABEL_BASE_IMAGE).cloned(),
+        base_image_id: labels.get(names::LABEL_BASE_IMAGE_ID).cloned(),
     })
 }
 
