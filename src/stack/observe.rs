@@ -42,11 +42,7 @@ pub async fn observe(engine: &Engine, plan: &StackPlan) -> anyhow::Result<Observ
         },
         DataPlan::HostDir(_) | DataPlan::Memory => false,
     };
-    // The optimized image's tag needs the base's ID: known only when the base is here.
-    let built_image = match (&plan.keycloak_build, &keycloak_image) {
-        (Some(build), Some(base_id)) => engine.image_id(&build.tag(base_id)).await?,
-        _ => None,
-    };
+    let built_image = built_image(engine, plan, keycloak_image.as_deref()).await?;
     Ok(Observed {
         postgres,
         keycloak,
@@ -56,4 +52,17 @@ pub async fn observe(engine: &Engine, plan: &StackPlan) -> anyhow::Result<Observ
         keycloak_image,
         built_image,
     })
+}
+
+/// The local ID of the optimized Keycloak image for the base image with `base_id`, when it is
+/// built. Its tag needs the base's ID: nothing to look up while the base is missing.
+pub async fn built_image(
+    engine: &Engine,
+    plan: &StackPlan,
+    base_id: Option<&str>,
+) -> Result<Option<String>, crate::docker::EngineError> {
+    match (&plan.keycloak_build, base_id) {
+        (Some(build), Some(id)) => engine.image_id(&build.tag(id)).await,
+        _ => Ok(None),
+    }
 }

@@ -161,7 +161,12 @@ impl Run<'_> {
         for (role, id) in self.images(&images).await? {
             match role {
                 Role::Postgres => observed.postgres_image = Some(id),
-                Role::Keycloak => observed.keycloak_image = Some(id),
+                Role::Keycloak => {
+                    // A new base has its own optimized image (its tag hashes the base's ID).
+                    observed.built_image =
+                        observe::built_image(self.engine, self.plan, Some(&id)).await?;
+                    observed.keycloak_image = Some(id);
+                }
                 Role::Network | Role::Data => {}
             }
         }
@@ -191,10 +196,7 @@ impl Run<'_> {
                 )
             })
             .unwrap_or(rest.len());
-        let (before, after) = match &pending {
-            Some(_) => rest.split_at(keycloak_at),
-            None => rest.split_at(0),
-        };
+        let (before, after) = rest.split_at(if pending.is_some() { keycloak_at } else { 0 });
         match &pending {
             Some(pending) => run.build_beside(pending, before, &mut learnt).await?,
             None => {

@@ -20,7 +20,7 @@ pub(super) struct PendingBuild<'p> {
 }
 
 impl<'a> Run<'a> {
-    /// Keep the optimized image when it is built already (its ID into `observed`), or build it
+    /// Keep the optimized image when it is built already (`observed.built_image`), or build it
     /// now when a Keycloak container exists (whether it is kept depends on the build's ID);
     /// else return the build to run beside the steps before Keycloak.
     pub(super) async fn keep_or_build(
@@ -32,9 +32,8 @@ impl<'a> Run<'a> {
         };
         let base_id = observed.keycloak_image.clone().unwrap_or_default();
         let tag = build.tag(&base_id);
-        if let Some(id) = self.engine.image_id(&tag).await? {
+        if observed.built_image.is_some() {
             self.report(&Change::KeepBuilt { image: tag });
-            observed.built_image = Some(id);
             return Ok(None);
         }
         let pending = PendingBuild {
