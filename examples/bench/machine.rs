@@ -1,7 +1,6 @@
 //! What the bench says about where it ran: the binary it runs, git, the machine, the time.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bollard::Docker;
@@ -94,16 +93,5 @@ pub(crate) fn load_average() -> Option<String> {
 }
 
 pub(crate) fn now_utc() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            let secs = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            format!("{secs} (Unix seconds)")
-        })
+    iamstack::snapshot::metadata::now_rfc3339()
 }

@@ -1,7 +1,7 @@
 //! Where Keycloak keeps a build's options: `META-INF/keycloak-persisted.properties` inside
 //! `<home>/lib/quarkus/generated-bytecode.jar` (`PersistedConfigSource`), the home being the
-//! grandparent of `kc.sh`. The double writes the same entry in a stored (uncompressed) zip, so
-//! the file sits where Keycloak's does and survives a container restart the same way.
+//! grandparent of `kc.sh`. The double writes the same entry in a jar (a zip, through the `zip`
+//! crate), so the file sits where Keycloak's does and survives a container restart the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -48,7 +48,7 @@ pub fn write(home: &Path, options: &BTreeMap<String, String>) -> io::Result<()> 
     }
     std::fs::write(
         path,
-        stored_zip(ENTRY, format_properties(options).as_bytes()),
+        stored_zip(ENTRY, format_properties(options).as_bytes())?,
     )
 }
 
@@ -120,92 +120,25 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     map
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+/// A jar holding one stored (uncompressed) entry `name`.
+pub fn stored_zip(name: &str, data: &[u8]) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file(name, options).map_err(io::Error::other)?;
+    zip.write_all(data)?;
+    Ok(zip.finish().map_err(io::Error::other)?.into_inner())
 }
 
-/// A zip with one stored entry: local header, data, central directory, end record.
-pub fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
-    let crc = crc32(data);
-    let (n, len) = (name.len() as u16, data.len() as u32);
-    let mut out = Vec::new();
-    let common = |out: &mut Vec<u8>| {
-        out.extend_from_slice(&20u16.to_le_bytes()); // version needed
-        out.extend_from_slice(&0u16.to_le_bytes()); // flags
-        out.extend_from_slice(&0u16.to_le_bytes()); // method: stored
-        out.extend_from_slice(&0u32.to_le_bytes()); // DOS time and date
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&n.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes()); // extra length
-    };
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    common(&mut out);
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(data);
-    let central = out.len() as u32;
-    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    out.extend_from_slice(&20u16.to_le_bytes()); // version made by
-    common(&mut out);
-    out.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
-    out.extend_from_slice(&0u32.to_le_bytes()); // external attributes
-    out.extend_from_slice(&0u32.to_le_bytes()); // local header offset
-    out.extend_from_slice(name.as_bytes());
-    let size = out.len() as u32 - central;
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]); // disk numbers
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&central.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-/// The bytes of a stored entry `name` (via the central directory); `None` when absent,
-/// compressed or malformed.
-pub fn zip_entry(zip: &[u8], name: &str) -> Option<Vec<u8>> {
-    let u16_at = |i: usize| Some(u16::from_le_bytes(zip.get(i..i + 2)?.try_into().ok()?));
-    let u32_at = |i: usize| Some(u32::from_le_bytes(zip.get(i..i + 4)?.try_into().ok()?));
-    let end = (0..zip.len().saturating_sub(21))
-        .rev()
-        .find(|&i| u32_at(i) == Some(0x0605_4b50))?;
-    let count = u16_at(end + 10)? as usize;
-    let mut at = u32_at(end + 16)? as usize;
-    for _ in 0..count {
-        if u32_at(at)? != 0x0201_4b50 {
-            return None;
-        }
-        let method = u16_at(at + 10)?;
-        let size = u32_at(at + 20)? as usize;
-        let (n, extra, comment) = (
-            u16_at(at + 28)? as usize,
-            u16_at(at + 30)? as usize,
-            u16_at(at + 32)? as usize,
-        );
-        let local = u32_at(at + 42)? as usize;
-        if zip.get(at + 46..at + 46 + n)? == name.as_bytes() {
-            if method != 0 {
-                return None;
-            }
-            let start = local + 30 + u16_at(local + 26)? as usize + u16_at(local + 28)? as usize;
-            return zip.get(start..start + size).map(<[u8]>::to_vec);
-        }
-        at += 46 + n + extra + comment;
-    }
-    None
+/// Entry `name` of a jar; `None` when it is no zip or has no such entry.
+pub fn zip_entry(jar: &[u8], name: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(io::Cursor::new(jar)).ok()?;
+    let mut entry = archive.by_name(name).ok()?;
+    let mut data = Vec::new();
+    entry.read_to_end(&mut data).ok()?;
+    Some(data)
 }
 
 #[cfg(test)]
@@ -228,9 +161,8 @@ mod tests {
     }
 
     #[test]
-    fn the_jar_holds_the_entry_and_a_crc_that_unzip_would_accept() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let zip = stored_zip(ENTRY, b"kc.db=postgres\n");
+    fn the_jar_holds_the_entry() {
+        let zip = stored_zip(ENTRY, b"kc.db=postgres\n").unwrap();
         assert_eq!(
             zip_entry(&zip, ENTRY).as_deref(),
             Some(&b"kc.db=postgres\n"[..])
